@@ -1,0 +1,3 @@
+from diag.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,132 @@
+"""The `maildiag` command: parse, call the core, render. Nothing more.
+
+Commands import their machinery only when they run, so `maildiag --help` does not
+pay for cryptography or dnspython.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from diag import __version__
+
+EXIT_UNKNOWN = 3  # monitoring-plugin "UNKNOWN": bad input, nothing could be checked
+
+app = typer.Typer(
+    name="maildiag",
+    help="Diagnose mail servers (POP3, IMAP, SMTP, TLS) and mail-client settings.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+TimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--timeout", help="Seconds allowed for each step (connect, greeting, command, handshake)."
+    ),
+]
+CaFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--ca-file",
+        help="Extra trusted CA certificates (PEM), e.g. a "
+        "private CA; intermediates in it are used to spot missing ones.",
+    ),
+]
+NameserverOpt = Annotated[
+    str | None, typer.Option("--nameserver", help="DNS server to use, IP[:PORT] or [IPv6]:PORT.")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON (docs/json.md).")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"maildiag {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Exit codes: 0 all good, 1 warnings, 2 errors, 3 could not check."""
+
+
+@app.command()
+def probe(
+    host: Annotated[str, typer.Argument(help="Mail server host name or IP address.")],
+    port: Annotated[
+        list[int] | None, typer.Option("--port", "-p", help="Only this port (repeatable).")
+    ] = None,
+    protocol: Annotated[
+        list[str] | None,
+        typer.Option("--protocol", "-P", help="Only imap, pop3 or smtp (repeatable)."),
+    ] = None,
+    timeout: TimeoutOpt = 10.0,
+    ca_file: CaFileOpt = None,
+    nameserver: NameserverOpt = None,
+    legacy_tls: Annotated[
+        bool,
+        typer.Option(
+            "--legacy-tls/--no-legacy-tls",
+            help="Test whether TLS 1.0/1.1 are still accepted (one extra handshake each).",
+        ),
+    ] = True,
+    json: JsonOpt = False,
+) -> None:
+    """Probe POP3 (110, 995), IMAP (143, 993) and SMTP (25, 465, 587) on HOST, at once."""
+    from diag.commands.probe import run
+
+    code = run(
+        host,
+        ports=port or [],
+        protocols=protocol or [],
+        timeout=timeout,
+        ca_file=ca_file,
+        nameserver=nameserver,
+        legacy_tls=legacy_tls,
+        as_json=json,
+    )
+    raise typer.Exit(code)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: every failure becomes a one-line message and an exit code."""
+    from diag.errors import BadInput
+
+    try:
+        result = app(args=argv, standalone_mode=False, prog_name="maildiag")
+    except BadInput as exc:
+        print(f"maildiag: error: {exc}", file=sys.stderr)
+        return EXIT_UNKNOWN
+    except typer.Exit as exc:
+        return exc.exit_code
+    except (KeyboardInterrupt, typer.Abort):
+        print("maildiag: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if _is_usage_error(exc):
+            exc.show()  # type: ignore[attr-defined]
+            return EXIT_UNKNOWN
+        if os.environ.get("MAILDIAG_DEBUG"):
+            raise
+        print(
+            f"maildiag: internal error: {type(exc).__name__}: {exc} "
+            "(set MAILDIAG_DEBUG=1 for details)",
+            file=sys.stderr,
+        )
+        return EXIT_UNKNOWN
+    return result if isinstance(result, int) else 0
+
+
+def _is_usage_error(exc: Exception) -> bool:
+    """Typer's parser errors (click's, vendored or not) carry `show` and `exit_code`."""
+    return callable(getattr(exc, "show", None)) and hasattr(exc, "exit_code")

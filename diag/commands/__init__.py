@@ -1,0 +1,1 @@
+"""What each CLI command does between parsing and rendering (imported lazily)."""

@@ -1,0 +1,51 @@
+"""`maildiag probe`: validate input, run the probe, render it."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from diag.errors import BadInput
+from diag.net.dns import Nameserver
+from diag.net.names import validate_target
+from diag.probe import ProbeOptions, probe_host
+
+
+def check_timeout(timeout: float) -> float:
+    if not 0 < timeout <= 300:
+        raise BadInput(f"--timeout must be between 0 and 300 seconds, not {timeout}")
+    return timeout
+
+
+def run(
+    host: str,
+    *,
+    ports: list[int],
+    protocols: list[str],
+    timeout: float,
+    ca_file: Path | None,
+    nameserver: str | None,
+    legacy_tls: bool,
+    as_json: bool,
+) -> int:
+    options = ProbeOptions(
+        timeout=check_timeout(timeout),
+        ca_file=ca_file,
+        nameserver=Nameserver.parse(nameserver) if nameserver else None,
+        ports=tuple(ports),
+        protocols=tuple(p.lower() for p in protocols),
+        legacy_tls=legacy_tls,
+    )
+    report = asyncio.run(probe_host(validate_target(host), options))
+    if as_json:
+        from diag.render.jsonout import dumps, probe_data
+
+        sys.stdout.write(dumps(probe_data(report)) + "\n")
+    else:
+        from rich.console import Console
+
+        from diag.render.terminal import render_probe
+
+        render_probe(report, Console())
+    return report.exit_code

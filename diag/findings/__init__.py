@@ -1,0 +1,1 @@
+"""Findings: the catalogue of stable codes, and the analysis that produces them."""

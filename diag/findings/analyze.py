@@ -1,0 +1,353 @@
+"""Judge probe results: turn the facts of a ServiceResult into findings.
+
+Kept apart from the probe (as sslyze keeps connectivity apart from analysis), so the
+rules can be read, tested and changed without touching the network code.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from diag.findings.catalogue import finding
+from diag.model import (
+    CertificateInfo,
+    Finding,
+    ProbeReport,
+    Reachability,
+    Security,
+    ServiceResult,
+    Severity,
+    TlsInfo,
+)
+from diag.protocols import SUBMISSION_PORTS
+
+EXPIRY_WARNING_DAYS = 14
+MIN_RSA_BITS = 2048
+MIN_EC_BITS = 256
+WEAK_HASHES = frozenset({"md5", "sha1", "md2", "md4"})
+
+
+def service_findings(result: ServiceResult) -> list[Finding]:
+    label = result.spec.label
+    out: list[Finding] = []
+    reach = result.reachability
+    if reach is Reachability.DNS_FAILURE:
+        return out
+    if reach is not Reachability.CONNECTED:
+        out.append(_unreachable(result))
+        return out
+
+    if result.spec.security is Security.TLS and result.tls and not result.tls.ok:
+        out.append(_handshake_failed(label, result.tls, "on connect (implicit TLS)"))
+        return out
+    if result.greeting_timed_out:
+        out.append(
+            finding(
+                "banner.timeout",
+                label,
+                f"{label}: connected, but no greeting came",
+                "no complete greeting line within the timeout",
+            )
+        )
+        return out
+    if result.greeting_error:
+        out.append(
+            finding("banner.invalid", label, f"{label}: invalid greeting", result.greeting_error)
+        )
+        return out
+    if result.greeting and not result.greeting.ok:
+        out.append(
+            finding(
+                "banner.rejected",
+                label,
+                f"{label}: the server refuses the session",
+                result.greeting.text[:300],
+            )
+        )
+        return out
+
+    if result.before_tls is not None:
+        out.extend(_before_tls(result))
+    if result.tls is not None and result.tls.ok:
+        out.extend(tls_findings(label, result.tls))
+        out.extend(_after_tls(result))
+    return out
+
+
+def _unreachable(result: ServiceResult) -> Finding:
+    label = result.spec.label
+    evidence = "; ".join(f"{a.address}: {a.error or a.outcome.value}" for a in result.attempts)
+    if result.reachability is Reachability.REFUSED:
+        severity = Severity.ERROR if result.explicit else None
+        return finding(
+            "port.closed", label, f"{label}: connection refused", evidence, severity=severity
+        )
+    if result.reachability is Reachability.TIMEOUT:
+        severity = Severity.ERROR if result.explicit else None
+        return finding(
+            "port.timeout",
+            label,
+            f"{label}: no answer to the connection",
+            evidence,
+            severity=severity,
+        )
+    return finding("port.unreachable", label, f"{label}: cannot connect", evidence)
+
+
+def _handshake_failed(label: str, tls: TlsInfo, when: str) -> Finding:
+    return finding(
+        "tls.handshake_failed", label, f"{label}: TLS handshake failed {when}", tls.error or ""
+    )
+
+
+def _before_tls(result: ServiceResult) -> list[Finding]:
+    label = result.spec.label
+    out: list[Finding] = []
+    stage = result.before_tls
+    assert stage is not None
+    if stage.auth.plaintext_login:
+        what = _describe_auth(result.spec.protocol, stage.auth)
+        out.append(
+            finding(
+                "auth.plaintext_before_tls",
+                label,
+                f"{label}: a password login is offered on the unencrypted connection",
+                f"before TLS the server offers: {what}",
+            )
+        )
+    starttls = result.starttls
+    if starttls is None:
+        return out
+    if not starttls.advertised:
+        mx = result.spec.protocol == "smtp" and result.spec.port == 25
+        out.append(
+            finding(
+                "starttls.not_offered",
+                label,
+                f"{label}: STARTTLS is not offered; everything travels in clear text",
+                "capabilities: " + (" ".join(stage.capabilities)[:300] or "(none)"),
+                severity=Severity.WARNING if mx else None,
+            )
+        )
+    elif not starttls.ok:
+        out.append(
+            finding(
+                "starttls.failed",
+                label,
+                f"{label}: STARTTLS is advertised but the upgrade failed",
+                starttls.error or starttls.reply or "",
+            )
+        )
+    elif result.tls is not None and not result.tls.ok:
+        out.append(_handshake_failed(label, result.tls, "after STARTTLS"))
+    return out
+
+
+def _after_tls(result: ServiceResult) -> list[Finding]:
+    label = result.spec.label
+    stage = result.after_tls
+    if stage is None or stage.capability_error:
+        return []
+    if result.spec.protocol == "smtp" and result.spec.port == 25:
+        return []  # relay port: authentication is optional there
+    if result.greeting and result.greeting.status == "PREAUTH":
+        return []
+    if stage.auth.offered:
+        return []
+    return [
+        finding(
+            "auth.none_offered",
+            label,
+            f"{label}: no login method is offered, even over TLS",
+            "capabilities after TLS: " + (" ".join(stage.capabilities)[:300] or "(none)"),
+        )
+    ]
+
+
+def _describe_auth(protocol: str, auth) -> str:
+    parts = []
+    if protocol == "imap" and not auth.login_disabled:
+        parts.append("LOGIN command (no LOGINDISABLED)")
+    if protocol == "pop3" and auth.plaintext_login and "USER" not in auth.mechanisms:
+        parts.append("USER/PASS")
+    if auth.mechanisms:
+        parts.append("SASL " + " ".join(auth.mechanisms))
+    return ", ".join(parts) or "plaintext login"
+
+
+def tls_findings(label: str, tls: TlsInfo, now: datetime | None = None) -> list[Finding]:
+    """Findings about the negotiated TLS and the certificate chain."""
+    now = now or datetime.now(UTC)
+    out: list[Finding] = []
+    accepted = [v for v, ok in tls.legacy.items() if ok]
+    if accepted:
+        out.append(
+            finding(
+                "tls.legacy_protocol",
+                label,
+                f"{label}: accepts {' and '.join(accepted)}",
+                f"handshakes forced to {', '.join(accepted)} succeeded",
+            )
+        )
+    if not tls.chain:
+        if tls.error:
+            out.append(_handshake_failed(label, tls, "(certificate)"))
+        return out
+    leaf = tls.chain[0]
+    out.extend(_validity(label, leaf, now))
+    trust = tls.trust
+    if trust is not None:
+        if not trust.hostname_matches:
+            names = ", ".join(trust.valid_names[:20]) or (leaf.common_name or "(none)")
+            note = f" ({trust.names_note})" if trust.names_note else ""
+            suggestion = trust.valid_names[0] if trust.valid_names else None
+            fix = None
+            if suggestion and not suggestion.startswith("*"):
+                fix = (
+                    f"Use {suggestion} as the server name in mail clients, or add "
+                    f"{trust.hostname_checked} to the certificate."
+                )
+            out.append(
+                finding(
+                    "tls.cert.hostname_mismatch",
+                    label,
+                    f"{label}: the certificate is not valid for {trust.hostname_checked}",
+                    f"valid for: {names}{note}",
+                    fix=fix,
+                )
+            )
+        if not trust.trusted:
+            if trust.incomplete_chain:
+                out.append(
+                    finding(
+                        "tls.cert.incomplete_chain",
+                        label,
+                        f"{label}: the server sends {len(tls.chain)} certificate(s), "
+                        "without the intermediate",
+                        trust.incomplete_reason or "",
+                    )
+                )
+            elif trust.self_signed:
+                out.append(
+                    finding(
+                        "tls.cert.self_signed",
+                        label,
+                        f"{label}: the certificate is self-signed",
+                        f"subject = issuer = {leaf.subject}",
+                    )
+                )
+            else:
+                out.append(
+                    finding(
+                        "tls.cert.untrusted",
+                        label,
+                        f"{label}: the certificate does not chain to a trusted root",
+                        f"issuer {leaf.issuer}: {trust.error}",
+                    )
+                )
+    out.extend(_strength(label, tls.chain))
+    return out
+
+
+def _validity(label: str, leaf: CertificateInfo, now: datetime) -> list[Finding]:
+    not_before = datetime.fromisoformat(leaf.not_before)
+    not_after = datetime.fromisoformat(leaf.not_after)
+    dates = f"valid from {leaf.not_before} to {leaf.not_after}"
+    if now > not_after:
+        days = (now - not_after).days
+        return [
+            finding(
+                "tls.cert.expired", label, f"{label}: certificate expired {days} day(s) ago", dates
+            )
+        ]
+    if now < not_before:
+        return [
+            finding(
+                "tls.cert.not_yet_valid",
+                label,
+                f"{label}: certificate not valid before {leaf.not_before}",
+                dates,
+            )
+        ]
+    if leaf.days_left < EXPIRY_WARNING_DAYS:
+        return [
+            finding(
+                "tls.cert.expires_soon",
+                label,
+                f"{label}: certificate expires in {leaf.days_left} day(s)",
+                dates,
+            )
+        ]
+    return []
+
+
+def _strength(label: str, chain: list[CertificateInfo]) -> list[Finding]:
+    out: list[Finding] = []
+    for position, cert in enumerate(chain):
+        if position > 0 and cert.self_signed:
+            continue  # a root's own key and signature are trusted by identity, not checked
+        who = "certificate" if position == 0 else f"intermediate {cert.subject}"
+        weak_key = (cert.key_type in ("RSA", "DSA") and cert.key_bits < MIN_RSA_BITS) or (
+            cert.key_type == "EC" and cert.key_bits < MIN_EC_BITS
+        )
+        if weak_key:
+            out.append(
+                finding(
+                    "tls.cert.weak_key",
+                    label,
+                    f"{label}: {who} has a {cert.key_type} {cert.key_bits}-bit key",
+                    f"{cert.subject}: {cert.key_type} {cert.key_bits} bits",
+                )
+            )
+        if cert.signature_hash in WEAK_HASHES and not (position == 0 and cert.self_signed):
+            out.append(
+                finding(
+                    "tls.cert.weak_signature",
+                    label,
+                    f"{label}: {who} is signed with {cert.signature_hash.upper()}",
+                    f"{cert.subject}: {cert.signature_algorithm}",
+                )
+            )
+    return out
+
+
+def host_findings(report: ProbeReport) -> list[Finding]:
+    dns = report.dns
+    if dns.error:
+        code = "dns.no_address" if dns.answered else "dns.resolution_failed"
+        return [finding(code, None, f"{report.host}: {dns.error}", dns.error)]
+    out: list[Finding] = []
+    services = report.services
+    if not any(s.reachability is Reachability.CONNECTED for s in services) and not any(
+        s.explicit for s in services
+    ):
+        out.append(
+            finding(
+                "port.none_open",
+                None,
+                f"{report.host}: none of the {len(services)} mail ports answered",
+                ", ".join(f"{s.spec.label} {s.reachability.value}" for s in services),
+            )
+        )
+        return out
+    submission = [
+        s for s in services if s.spec.protocol == "smtp" and s.spec.port in SUBMISSION_PORTS
+    ]
+    if len(submission) == len(SUBMISSION_PORTS) and not any(s.usable for s in submission):
+        out.append(
+            finding(
+                "smtp.no_submission",
+                None,
+                f"{report.host}: mail clients have no secure port to send mail",
+                ", ".join(f"{s.spec.label}: {_state(s)}" for s in submission),
+            )
+        )
+    return out
+
+
+def _state(service: ServiceResult) -> str:
+    if service.reachability is not Reachability.CONNECTED:
+        return service.reachability.value
+    if service.tls is None or not service.tls.ok:
+        return "no TLS"
+    return "ok"

@@ -1,0 +1,177 @@
+"""Every finding code maildiag can emit, with its default severity and fix.
+
+Codes are a stable contract (scripts match on them); docs/findings.md documents each
+one and a test keeps that page and this table in step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from diag.model import Finding, Severity
+
+E, W, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
+
+
+@dataclass(frozen=True)
+class Entry:
+    severity: Severity
+    title: str
+    fix: str
+
+
+CATALOGUE: dict[str, Entry] = {
+    "dns.no_address": Entry(
+        E,
+        "the host name has no address",
+        "Check the spelling; publish A and/or AAAA records for the host at its DNS provider.",
+    ),
+    "dns.resolution_failed": Entry(
+        E,
+        "DNS did not answer",
+        "Check the network and the DNS server (--nameserver); retry: nothing was checked.",
+    ),
+    "port.closed": Entry(
+        INFO,
+        "the port refuses connections",
+        "If this service should be offered, start it or open the port in the firewall.",
+    ),
+    "port.timeout": Entry(
+        W,
+        "the port does not answer (filtered)",
+        "A firewall drops the connection: allow the port, or reject it so clients fail fast.",
+    ),
+    "port.unreachable": Entry(
+        E,
+        "the host cannot be reached",
+        "Check routing and firewalls between the client and the server.",
+    ),
+    "port.none_open": Entry(
+        E,
+        "no mail service answered",
+        "Check that this is the mail server's name and that its services are running.",
+    ),
+    "banner.invalid": Entry(
+        E,
+        "the greeting is not valid for the protocol",
+        "Make sure the port runs the expected protocol, and that no proxy or firewall "
+        "mangles the session.",
+    ),
+    "banner.timeout": Entry(
+        E,
+        "the server accepted the connection but never greeted",
+        "The service is hung or overloaded, or a firewall or load balancer holds the "
+        "connection: restart or inspect it.",
+    ),
+    "banner.rejected": Entry(
+        E,
+        "the server refuses the session",
+        "Read the greeting: the server is shutting down, overloaded, or blocks this client.",
+    ),
+    "starttls.not_offered": Entry(
+        E,
+        "STARTTLS is not offered",
+        "Configure a certificate and enable STARTTLS, or point clients to the implicit-TLS "
+        "port (993, 995, 465).",
+    ),
+    "starttls.failed": Entry(
+        E,
+        "STARTTLS is offered but does not work",
+        "Check the server's TLS settings (certificate and key files, permissions).",
+    ),
+    "tls.handshake_failed": Entry(
+        E,
+        "the TLS handshake failed",
+        "Check that the port really speaks TLS and that the certificate and key load.",
+    ),
+    "tls.legacy_protocol": Entry(
+        W,
+        "TLS 1.0 or 1.1 is still accepted",
+        "Set the minimum protocol to TLS 1.2 (Dovecot: ssl_min_protocol = TLSv1.2; "
+        "Postfix: smtpd_tls_protocols = >=TLSv1.2).",
+    ),
+    "tls.cert.expired": Entry(
+        E, "the certificate has expired", "Renew the certificate and reload the service."
+    ),
+    "tls.cert.not_yet_valid": Entry(
+        E,
+        "the certificate is not valid yet",
+        "Check the server's clock, or install the currently valid certificate.",
+    ),
+    "tls.cert.expires_soon": Entry(
+        W,
+        "the certificate expires soon",
+        "Renew it now; check that automatic renewal also reloads the mail services.",
+    ),
+    "tls.cert.hostname_mismatch": Entry(
+        E,
+        "the certificate is not valid for this host name",
+        "Use a host name the certificate covers in mail clients, or add this name to the "
+        "certificate.",
+    ),
+    "tls.cert.self_signed": Entry(
+        E,
+        "the certificate is self-signed",
+        "Install a certificate from a public CA (e.g. Let's Encrypt); users must not click "
+        "through certificate warnings.",
+    ),
+    "tls.cert.untrusted": Entry(
+        E,
+        "the certificate does not chain to a trusted root",
+        "Use a certificate from a CA that clients trust, or (private CA) pass --ca-file.",
+    ),
+    "tls.cert.incomplete_chain": Entry(
+        E,
+        "the server does not send the intermediate certificate(s)",
+        "Configure the full chain file (leaf followed by intermediates), e.g. Let's "
+        "Encrypt's fullchain.pem, and reload.",
+    ),
+    "tls.cert.weak_key": Entry(
+        E,
+        "the certificate's key is too small",
+        "Issue a new certificate with RSA 2048+ bits or ECDSA P-256+.",
+    ),
+    "tls.cert.weak_signature": Entry(
+        E,
+        "the certificate is signed with a broken hash (MD5/SHA-1)",
+        "Reissue the certificate (and intermediates) with SHA-256 signatures.",
+    ),
+    "auth.plaintext_before_tls": Entry(
+        E,
+        "passwords can be sent before encryption",
+        "Refuse logins before TLS (Dovecot: disable_plaintext_auth = yes; Postfix: "
+        "smtpd_tls_auth_only = yes).",
+    ),
+    "auth.none_offered": Entry(
+        W,
+        "no login method is offered after encryption",
+        "Enable authentication on this service (Postfix: smtpd_sasl_auth_enable = yes), "
+        "or tell users to use another port.",
+    ),
+    "smtp.no_submission": Entry(
+        E,
+        "no usable submission port (465 or 587)",
+        "Enable submissions on 465 (implicit TLS, preferred by RFC 8314) and/or "
+        "submission on 587 with STARTTLS and authentication.",
+    ),
+}
+
+
+def finding(
+    code: str,
+    service: str | None,
+    message: str,
+    evidence: str = "",
+    *,
+    severity: Severity | None = None,
+    fix: str | None = None,
+) -> Finding:
+    entry = CATALOGUE[code]
+    return Finding(
+        code=code,
+        severity=severity or entry.severity,
+        service=service,
+        message=message,
+        evidence=evidence,
+        fix=fix or entry.fix,
+    )

@@ -1,0 +1,1 @@
+"""Connectivity: DNS, TCP and the bounded reads every protocol module uses."""

@@ -1,0 +1,123 @@
+"""Name resolution through one dnspython resolver.
+
+Every lookup maildiag makes goes through here, so `--nameserver` redirects all of
+them (the test lab relies on it) and the operating system's resolver is never used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from dataclasses import dataclass
+
+import dns.asyncresolver
+import dns.exception
+import dns.resolver
+
+from diag.errors import BadInput
+from diag.model import DnsResult
+from diag.net.connection import is_ip_literal
+from diag.net.names import normalize_host
+
+
+@dataclass(frozen=True)
+class Nameserver:
+    address: str
+    port: int = 53
+
+    @classmethod
+    def parse(cls, text: str) -> Nameserver:
+        """`IP`, `IP:PORT`, `[IPv6]:PORT` or a bare IPv6 address."""
+        text = text.strip()
+        address, port = text, 53
+        if text.startswith("["):
+            address, sep, rest = text[1:].partition("]")
+            if not sep or (rest and not rest.startswith(":")):
+                raise BadInput(f"invalid --nameserver {text!r}: expected [IPv6]:PORT")
+            if rest:
+                port = _port(rest[1:], text)
+        elif text.count(":") == 1:
+            address, _, port_text = text.partition(":")
+            port = _port(port_text, text)
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise BadInput(f"invalid --nameserver {text!r}: not an IP address") from None
+        return cls(address, port)
+
+
+def _port(text: str, whole: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise BadInput(f"invalid port in --nameserver {whole!r}")
+    return int(text)
+
+
+def make_resolver(nameserver: Nameserver | None, timeout: float) -> dns.asyncresolver.Resolver:
+    if nameserver is None:
+        try:
+            resolver = dns.asyncresolver.Resolver()
+        except dns.resolver.NoResolverConfiguration:
+            resolver = dns.asyncresolver.Resolver(configure=False)
+    else:
+        resolver = dns.asyncresolver.Resolver(configure=False)
+        resolver.nameservers = [nameserver.address]
+        resolver.port = nameserver.port
+    resolver.lifetime = timeout
+    resolver.timeout = min(timeout, 2.0)
+    return resolver
+
+
+class LookupFailed(Exception):
+    """DNS gave no usable answer; `kind` tells whether the answer is definite."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+async def query(resolver: dns.asyncresolver.Resolver, name: str, rdtype: str) -> list:
+    """Records of one type; [] for a name that exists without them; LookupFailed otherwise."""
+    if not resolver.nameservers:
+        raise LookupFailed("no_resolver", "no DNS server configured (see --nameserver)")
+    try:
+        answer = await resolver.resolve(name, rdtype, search=False)
+    except dns.resolver.NXDOMAIN:
+        raise LookupFailed("nxdomain", f"{name} does not exist (NXDOMAIN)") from None
+    except dns.resolver.NoAnswer:
+        return []
+    except dns.resolver.NoNameservers as exc:
+        raise LookupFailed("servfail", f"no DNS server answered for {name}: {exc}") from None
+    except dns.exception.Timeout:
+        raise LookupFailed("timeout", f"DNS lookup of {name} timed out") from None
+    except dns.exception.DNSException as exc:
+        raise LookupFailed("servfail", f"DNS lookup of {name} failed: {exc}") from None
+    return list(answer)
+
+
+async def resolve_addresses(resolver: dns.asyncresolver.Resolver, host: str) -> DnsResult:
+    """A and AAAA at once; IPv6 first, as dual-stack clients prefer it (RFC 8305)."""
+    if is_ip_literal(host):
+        return DnsResult(host=host, addresses=[host], is_literal=True)
+    name = normalize_host(host)
+    v6, v4 = await asyncio.gather(
+        query(resolver, name, "AAAA"), query(resolver, name, "A"), return_exceptions=True
+    )
+    addresses: list[str] = []
+    failures: list[LookupFailed] = []
+    for result in (v6, v4):
+        if isinstance(result, LookupFailed):
+            failures.append(result)
+        elif isinstance(result, BaseException):
+            raise result
+        else:
+            addresses.extend(r.address for r in result)
+    if addresses:
+        return DnsResult(host=host, addresses=addresses)
+    if failures:
+        # NXDOMAIN is definite; a timeout on the other family makes the whole answer unsure.
+        unsure = [f for f in failures if f.kind != "nxdomain"]
+        worst = unsure[0] if unsure else failures[0]
+        return DnsResult(host=host, addresses=[], error=str(worst), error_kind=worst.kind)
+    return DnsResult(
+        host=host, addresses=[], error=f"{name} has no A or AAAA record", error_kind="no_address"
+    )

@@ -1,0 +1,47 @@
+"""Host-name validation and normalisation (RFC 1123 labels, IDNA)."""
+
+from __future__ import annotations
+
+import re
+
+from diag.errors import BadInput
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def normalize_host(text: str) -> str:
+    """Lower-case A-label form without the trailing dot; BadInput if not a host name.
+
+    Unicode names (IDN) are converted to punycode so that `bücher.example` and
+    `xn--bcher-kva.example` are the same host everywhere in the tool.
+    """
+    host = text.strip()
+    if host.endswith("."):
+        host = host[:-1]
+    if not host:
+        raise BadInput("empty host name")
+    if len(host) > 253:
+        raise BadInput(f"host name too long ({len(host)} characters, at most 253)")
+    try:
+        ascii_host = host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise BadInput(f"invalid host name {text!r}") from None
+    labels = ascii_host.split(".")
+    for label in labels:
+        if not _LABEL.match(label):
+            raise BadInput(f"invalid host name {text!r}: bad label {label!r}")
+    if labels[-1].isdigit():
+        raise BadInput(f"invalid host name {text!r}: the last label is numeric")
+    return ascii_host
+
+
+def validate_target(text: str) -> str:
+    """A host name or an IP literal, as typed on the command line."""
+    from diag.net.connection import is_ip_literal
+
+    candidate = text.strip()
+    if candidate.startswith("[") and candidate.endswith("]"):
+        candidate = candidate[1:-1]
+    if is_ip_literal(candidate):
+        return candidate
+    return normalize_host(candidate)

@@ -1,0 +1,313 @@
+"""Probe a host's mail services: talk each protocol as far as it safely goes.
+
+`probe_host` resolves the host once, then probes every selected service at once, so
+a host takes about as long as its slowest service. Each service is one session
+(connect, greeting, capabilities, STARTTLS, TLS, capabilities again, goodbye) plus
+one short handshake per legacy TLS version, started as soon as the port answers.
+The result is data (diag.model); judging it is diag.findings' job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from diag.errors import BadInput
+from diag.model import (
+    DnsResult,
+    ProbeReport,
+    Reachability,
+    Security,
+    ServiceResult,
+    ServiceSpec,
+    Stage,
+    StartTls,
+    TlsInfo,
+)
+from diag.net.connection import (
+    Budget,
+    Connection,
+    ProtocolError,
+    StepTimeout,
+    connect,
+    elapsed_ms,
+    overall_reachability,
+)
+from diag.net.dns import Nameserver, make_resolver, resolve_addresses
+from diag.protocols import DIALECTS, SERVICES, dialect_for
+from diag.protocols.base import Dialect
+from diag.tls.context import LEGACY_VERSIONS, legacy_context, peer_chain_der, probe_context
+
+DEFAULT_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class ProbeOptions:
+    timeout: float = DEFAULT_TIMEOUT  # per step: connect, greeting, each command, handshake
+    ca_file: Path | None = None
+    nameserver: Nameserver | None = None
+    ports: tuple[int, ...] = ()
+    protocols: tuple[str, ...] = ()
+    legacy_tls: bool = True
+
+
+def select_services(ports: tuple[int, ...], protocols: tuple[str, ...]) -> list[ServiceSpec]:
+    """The standard services narrowed by --port/--protocol.
+
+    A non-standard port needs exactly one --protocol and is probed with STARTTLS.
+    """
+    for protocol in protocols:
+        if protocol not in DIALECTS:
+            raise BadInput(f"unknown protocol {protocol!r}: choose from {', '.join(DIALECTS)}")
+    for port in ports:
+        if not 0 < port < 65536:
+            raise BadInput(f"invalid port {port}")
+    chosen = [
+        s
+        for s in SERVICES
+        if (not ports or s.port in ports) and (not protocols or s.protocol in protocols)
+    ]
+    standard = {s.port for s in SERVICES}
+    for port in ports:
+        if port in standard:
+            continue
+        if len(protocols) != 1:
+            raise BadInput(f"port {port} is not a standard mail port: name its --protocol")
+        chosen.append(ServiceSpec(protocols[0], port, Security.STARTTLS))
+    if not chosen:
+        raise BadInput("no service matches that --port/--protocol combination")
+    return chosen
+
+
+async def probe_host(host: str, options: ProbeOptions) -> ProbeReport:
+    from diag.findings.analyze import host_findings, service_findings
+    from diag.tls.trust import system_store
+
+    started = datetime.now(UTC)
+    clock = time.perf_counter()
+    specs = select_services(options.ports, options.protocols)
+    store = system_store().extended(options.ca_file)
+    explicit = bool(options.ports or options.protocols)
+
+    resolver = make_resolver(options.nameserver, options.timeout)
+    dns_result = await resolve_addresses(resolver, host)
+    if not dns_result.addresses:
+        services = [
+            ServiceResult(spec=s, explicit=explicit, reachability=Reachability.DNS_FAILURE)
+            for s in specs
+        ]
+    else:
+        services = list(
+            await asyncio.gather(
+                *(probe_service(host, dns_result, s, explicit, options, store) for s in specs)
+            )
+        )
+    for service in services:
+        service.findings = service_findings(service)
+    report = ProbeReport(
+        host=host,
+        dns=dns_result,
+        services=services,
+        findings=[],
+        started_at=started.isoformat(timespec="seconds"),
+        elapsed_ms=elapsed_ms(clock),
+    )
+    report.findings = host_findings(report)
+    return report
+
+
+async def probe_service(
+    host: str,
+    dns_result: DnsResult,
+    spec: ServiceSpec,
+    explicit: bool,
+    options: ProbeOptions,
+    store,
+) -> ServiceResult:
+    clock = time.perf_counter()
+    budget = Budget(options.timeout)
+    conn, attempts = await connect(dns_result.addresses, spec.port, options.timeout)
+    result = ServiceResult(
+        spec=spec, explicit=explicit, reachability=overall_reachability(attempts)
+    )
+    result.attempts = attempts
+    if conn is None:
+        result.elapsed_ms = elapsed_ms(clock)
+        return result
+    result.address = attempts[-1].address
+    result.connect_ms = attempts[-1].ms
+    sni = None if dns_result.is_literal else host
+
+    legacy = None
+    if options.legacy_tls:
+        legacy = asyncio.gather(
+            *(
+                _legacy_handshake(result.address, spec, version, sni, budget)
+                for version in LEGACY_VERSIONS
+            )
+        )
+    try:
+        await _session(conn, host, sni, spec, result, budget, store)
+    finally:
+        await conn.close()
+    if legacy is not None:
+        outcomes = await legacy
+        if result.tls is not None:
+            for version, (accepted, error) in zip(LEGACY_VERSIONS, outcomes, strict=True):
+                result.tls.legacy[version] = accepted
+                if error:
+                    result.tls.legacy_errors[version] = error
+            if result.tls.version in LEGACY_VERSIONS:
+                result.tls.legacy[result.tls.version] = True
+    result.elapsed_ms = elapsed_ms(clock)
+    return result
+
+
+async def _session(
+    conn: Connection,
+    host: str,
+    sni: str | None,
+    spec: ServiceSpec,
+    result: ServiceResult,
+    budget: Budget,
+    store,
+) -> None:
+    """One protocol session; every failure is recorded on `result`, none escapes."""
+    dialect = dialect_for(spec.protocol)
+    if spec.security is Security.TLS:
+        result.tls = await _handshake(conn, host, sni, budget, store)
+        if not result.tls.ok:
+            return
+    try:
+        result.greeting = await dialect.greeting(conn, budget.deadline())
+    except StepTimeout:
+        result.greeting_timed_out = True
+        return
+    except ProtocolError as exc:
+        result.greeting_error = str(exc)
+        return
+    if not result.greeting.ok:
+        await _quit(dialect, conn, budget)
+        return
+
+    stage = await _stage(dialect, conn, budget)
+    if spec.security is Security.TLS:
+        result.after_tls = stage
+    else:
+        result.before_tls = stage
+        if stage.capability_error and stage.capability_error.startswith("connection"):
+            return
+        result.starttls = await _starttls(dialect, conn, stage, budget)
+        if not result.starttls.ok:
+            await _quit(dialect, conn, budget)
+            return
+        result.tls = await _handshake(conn, host, sni, budget, store)
+        if not result.tls.ok:
+            return
+        result.after_tls = await _stage(dialect, conn, budget)
+    await _quit(dialect, conn, budget)
+
+
+async def _stage(dialect: Dialect, conn: Connection, budget: Budget) -> Stage:
+    try:
+        reply = await dialect.capabilities(conn, budget.deadline())
+    except (StepTimeout, ProtocolError) as exc:
+        caps = getattr(dialect, "greeting_capabilities", [])
+        return Stage(caps, dialect.auth_offer(caps), capability_error=str(exc))
+    if not reply.ok:
+        caps = getattr(dialect, "greeting_capabilities", [])
+        error = f"capability request refused: {reply.text[:200]}"
+        return Stage(caps, dialect.auth_offer(caps), capability_error=error)
+    return Stage(reply.lines, dialect.auth_offer(reply.lines))
+
+
+async def _starttls(dialect: Dialect, conn: Connection, stage: Stage, budget: Budget) -> StartTls:
+    state = StartTls(advertised=dialect.advertises_starttls(stage.capabilities))
+    if not state.advertised:
+        return state
+    state.attempted = True
+    try:
+        reply = await dialect.starttls(conn, budget.deadline())
+    except (StepTimeout, ProtocolError) as exc:
+        state.error = str(exc)
+        return state
+    state.reply = reply.text[:500]
+    state.ok = reply.ok
+    if not reply.ok:
+        state.error = f"the server refused STARTTLS: {reply.text[:200]}"
+    return state
+
+
+async def _handshake(
+    conn: Connection, host: str, sni: str | None, budget: Budget, store
+) -> TlsInfo:
+    try:
+        ssl_object = await conn.start_tls(probe_context(), sni, budget.deadline())
+    except (StepTimeout, ProtocolError) as exc:
+        return TlsInfo(ok=False, error=str(exc))
+    cipher = ssl_object.cipher()
+    info = TlsInfo(
+        ok=True,
+        version=ssl_object.version(),
+        cipher=cipher[0] if cipher else None,
+        cipher_bits=cipher[2] if cipher else None,
+    )
+    _describe_chain(info, peer_chain_der(ssl_object), host, store)
+    return info
+
+
+def _describe_chain(info: TlsInfo, der_chain: list[bytes], host: str, store) -> None:
+    from diag.tls.certificate import describe
+    from diag.tls.trust import assess, load_chain
+
+    if not der_chain:
+        info.error = "the server sent no certificate"
+        return
+    try:
+        chain = load_chain(der_chain)
+    except ValueError as exc:
+        info.error = f"the server's certificate cannot be parsed: {exc}"
+        return
+    info.chain = [describe(c) for c in chain]
+    info.trust = assess(chain, host, store)
+
+
+async def _quit(dialect: Dialect, conn: Connection, budget: Budget) -> None:
+    with contextlib.suppress(StepTimeout, ProtocolError):  # a courtesy: nothing depends on it
+        await dialect.quit(conn, budget.deadline())
+
+
+async def _legacy_handshake(
+    address: str, spec: ServiceSpec, version: str, sni: str | None, budget: Budget
+) -> tuple[bool | None, str | None]:
+    """(True, None) accepted; (False, reason) refused; (None, reason) could not test."""
+    conn, _ = await connect([address], spec.port, budget.seconds)
+    if conn is None:
+        return None, "could not connect again"
+    try:
+        if spec.security is Security.STARTTLS:
+            dialect = dialect_for(spec.protocol)
+            try:
+                greeting = await dialect.greeting(conn, budget.deadline())
+                if not greeting.ok:
+                    return None, "the server refused the session"
+                if spec.protocol == "smtp":
+                    await dialect.capabilities(conn, budget.deadline())
+                reply = await dialect.starttls(conn, budget.deadline())
+            except (StepTimeout, ProtocolError) as exc:
+                return None, str(exc)
+            if not reply.ok:
+                return None, "STARTTLS refused"
+        try:
+            await conn.start_tls(legacy_context(version), sni, budget.deadline())
+        except StepTimeout as exc:
+            return None, str(exc)
+        except ProtocolError as exc:
+            return False, str(exc)
+        return True, None
+    finally:
+        await conn.close()

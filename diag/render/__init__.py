@@ -1,0 +1,1 @@
+"""Views over result objects: rich for people, JSON for scripts."""

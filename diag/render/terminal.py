@@ -1,0 +1,189 @@
+"""The rich view of a probe: one row per service, then certificates, then findings."""
+
+from __future__ import annotations
+
+import re
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from diag.model import (
+    CertificateInfo,
+    Finding,
+    ProbeReport,
+    Reachability,
+    ServiceResult,
+    Severity,
+    Stage,
+)
+
+STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+VERDICT = {
+    0: ("OK", "bold green"),
+    1: ("WARNING", "bold yellow"),
+    2: ("ERROR", "bold red"),
+    3: ("UNKNOWN", "bold magenta"),
+}
+
+
+def render_probe(report: ProbeReport, console: Console) -> None:
+    word, style = VERDICT[report.exit_code]
+    addresses = ", ".join(report.dns.addresses) or "no address"
+    console.print(
+        Text.assemble(
+            (f"{word} ", style),
+            (report.host, "bold"),
+            f"  ({addresses})  {len(report.all_findings)} finding(s) in "
+            f"{report.elapsed_ms / 1000:.2f} s",
+        )
+    )
+    if report.services and report.dns.addresses:
+        console.print(_services_table(report.services))
+        certs = _unique_certificates(report.services)
+        if certs:
+            console.print(_certificates(certs))
+    _print_findings(report.all_findings, console)
+
+
+def _services_table(services: list[ServiceResult]) -> Table:
+    table = Table(show_header=True, header_style="bold", expand=False, pad_edge=False)
+    for column in (
+        "service",
+        "status",
+        "connect",
+        "greeting",
+        "TLS",
+        "login before TLS",
+        "login after TLS",
+    ):
+        table.add_column(column, overflow="fold")
+    for service in services:
+        worst = max((f.severity.rank for f in service.findings), default=-1)
+        style = {2: "red", 1: "yellow"}.get(worst, "green" if service.usable else "dim")
+        table.add_row(
+            Text(service.spec.label, style="bold"),
+            Text(_status(service), style=style),
+            f"{service.connect_ms:.0f} ms" if service.connect_ms is not None else "-",
+            _greeting(service),
+            _tls(service),
+            _auth(service.before_tls),
+            _auth(service.after_tls),
+        )
+    return table
+
+
+def _status(service: ServiceResult) -> str:
+    if service.reachability is not Reachability.CONNECTED:
+        return service.reachability.value
+    if any(f.severity is Severity.ERROR for f in service.findings):
+        return "problem"
+    if any(f.severity is Severity.WARNING for f in service.findings):
+        return "warning"
+    return "ok" if service.usable else "open"
+
+
+def _greeting(service: ServiceResult) -> str:
+    if service.greeting_timed_out:
+        return "(silent)"
+    if service.greeting_error:
+        return "(invalid)"
+    if service.greeting is None:
+        return "-"
+    first = service.greeting.text.splitlines()[0] if service.greeting.text else ""
+    first = re.sub(r"\s*\[[^\]]*\]", "", first).strip()  # IMAP response codes are noise here
+    return (first[:28] + "...") if len(first) > 28 else first
+
+
+def _tls(service: ServiceResult) -> str:
+    tls = service.tls
+    if tls is None:
+        if service.starttls is not None and not service.starttls.advertised:
+            return "no STARTTLS"
+        return "-"
+    if not tls.ok:
+        return "failed"
+    legacy = [v for v, ok in tls.legacy.items() if ok]
+    via = "STARTTLS " if service.starttls is not None else ""
+    extra = f" (+{', '.join(legacy)})" if legacy else ""
+    return f"{via}{tls.version}{extra}"
+
+
+def _auth(stage: Stage | None) -> str:
+    if stage is None:
+        return "-"
+    auth = stage.auth
+    if auth.mechanisms:
+        return " ".join(auth.mechanisms)
+    if auth.plaintext_login:
+        return "LOGIN/USER"
+    return "none" if not auth.login_disabled else "disabled"
+
+
+def _unique_certificates(services: list[ServiceResult]) -> list[tuple[list[str], ServiceResult]]:
+    seen: dict[str, tuple[list[str], ServiceResult]] = {}
+    for service in services:
+        if service.tls and service.tls.chain:
+            key = service.tls.chain[0].sha256
+            seen.setdefault(key, ([], service))[0].append(service.spec.label)
+    return list(seen.values())
+
+
+def _certificates(certs: list[tuple[list[str], ServiceResult]]) -> Group:
+    panels = []
+    for labels, service in certs:
+        tls = service.tls
+        assert tls is not None
+        leaf: CertificateInfo = tls.chain[0]
+        trust = tls.trust
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold")
+        grid.add_column(overflow="fold")
+        grid.add_row("subject", leaf.subject)
+        grid.add_row("names", ", ".join(leaf.dns_names + leaf.ip_addresses) or "(none)")
+        grid.add_row("issuer", leaf.issuer)
+        grid.add_row("valid", f"{leaf.not_before} to {leaf.not_after} ({leaf.days_left} days left)")
+        key = f"{leaf.key_type} {leaf.key_bits}" + (f" {leaf.key_curve}" if leaf.key_curve else "")
+        grid.add_row("key", f"{key}, signed {leaf.signature_algorithm}")
+        grid.add_row("serial", leaf.serial)
+        grid.add_row("sha256", leaf.sha256)
+        grid.add_row("chain", f"{len(tls.chain)} certificate(s) sent")
+        if trust is not None:
+            verdict = "trusted" if trust.trusted else f"NOT trusted: {trust.error}"
+            grid.add_row("trust", verdict)
+            grid.add_row(
+                "name",
+                "matches" if trust.hostname_matches else f"does NOT match {trust.hostname_checked}",
+            )
+        panels.append(
+            Panel(
+                grid, title=f"certificate of {', '.join(labels)}", title_align="left", expand=False
+            )
+        )
+    return Group(*panels)
+
+
+def _print_findings(findings: list[Finding], console: Console) -> None:
+    if not findings:
+        console.print(Text("No problems found.", style="green"))
+        return
+    # The same problem on several services (one certificate on 993 and 995) is shown once.
+    groups: dict[tuple[str, str, str], list[Finding]] = {}
+    for f in sorted(findings, key=lambda f: -f.severity.rank):
+        key = (f.code, f.message.split(": ", 1)[-1], f.fix)
+        groups.setdefault(key, []).append(f)
+    console.print(Text("Findings", style="bold underline"))
+    for (code, message, fix), members in groups.items():
+        severity = members[0].severity
+        where = ", ".join(m.service for m in members if m.service) or "host"
+        console.print(
+            Text.assemble(
+                (f"{severity.value.upper():8}", STYLE[severity]),
+                (code, "bold"),
+                f"  [{where}] {message}",
+            )
+        )
+        if members[0].evidence:
+            console.print(Text(f"         evidence: {members[0].evidence}", style="dim"))
+        console.print(Text(f"         fix: {fix}"))

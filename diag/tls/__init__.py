@@ -1,0 +1,1 @@
+"""TLS: handshake contexts, certificate description, name matching, chain trust."""

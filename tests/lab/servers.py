@@ -1,0 +1,354 @@
+"""Start and stop the lab's real servers: Dovecot, Postfix, dnsmasq.
+
+Each runs in the foreground from a private configuration in the test's temporary
+directory and is stopped by its own process id. Every "host" is its own loopback
+address, so the tool is tested on the standard ports with no overrides.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.lab.pki import Pair
+
+POSTFIX_MAIN = Path("/etc/postfix/main.cf")
+LAB_MARKER = "# written by the maildiag test lab"
+
+
+class LabError(RuntimeError):
+    pass
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen
+    log: Path
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(10)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(5)
+
+
+def wait_for_ports(endpoints: list[tuple[str, int]], process: Process, seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    pending = list(endpoints)
+    while pending:
+        if process.popen.poll() is not None:
+            raise LabError(f"{process.name} exited early:\n{_tail(process.log)}")
+        address, port = pending[0]
+        try:
+            with socket.create_connection((address, port), timeout=0.5):
+                pending.pop(0)
+                continue
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise LabError(
+                f"{process.name} is not listening on {address}:{port}:\n{_tail(process.log)}"
+            )
+        time.sleep(0.05)
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def require(*commands: str) -> None:
+    missing = [c for c in commands if shutil.which(c) is None]
+    if missing:
+        raise LabError(
+            f"missing {', '.join(missing)}: run the README's test command, which installs "
+            "dovecot-imapd, dovecot-pop3d, postfix and dnsmasq-base"
+        )
+
+
+# --- Dovecot ---------------------------------------------------------------------------------
+
+
+@dataclass
+class DovecotSite:
+    """One listening address and how it behaves."""
+
+    address: str
+    pair: Pair | None  # None: no TLS at all
+    ports: tuple[int, ...] = (143, 993, 110, 995)
+
+
+@dataclass
+class DovecotSpec:
+    name: str
+    sites: list[DovecotSite]
+    plaintext_auth: bool = False  # disable_plaintext_auth = no
+    min_protocol: str = "TLSv1.2"
+    cipher_list: str = "ALL:!aNULL:!eNULL"
+    auth_socket: bool = False  # a SASL socket for Postfix
+    extra: list[str] = field(default_factory=list)
+
+
+def dovecot_conf(spec: DovecotSpec, directory: Path) -> str:
+    default = spec.sites[0]
+    addresses = ", ".join(site.address for site in spec.sites)
+    ports = sorted({p for site in spec.sites for p in site.ports})
+    tls = default.pair is not None
+    lines = [
+        f"base_dir = {directory}/run",
+        f"state_dir = {directory}/state",
+        f"log_path = {directory}/dovecot.log",
+        f"info_log_path = {directory}/dovecot.log",
+        "protocols = imap pop3",
+        f"listen = {addresses}",
+        "default_login_user = dovenull",
+        "default_internal_user = dovecot",
+        f"disable_plaintext_auth = {'no' if spec.plaintext_auth else 'yes'}",
+        "auth_mechanisms = plain login",
+        f"mail_location = maildir:{directory}/mail/%u",
+        "passdb {\n  driver = static\n  args = password=lab-password-never-used\n}",
+        "userdb {\n  driver = static\n"
+        f"  args = uid=dovecot gid=dovecot home={directory}/home/%u\n}}",
+        "ssl = " + ("yes" if tls else "no"),
+    ]
+    if tls:
+        assert default.pair is not None
+        lines += [
+            f"ssl_cert = <{default.pair.cert_file}",
+            f"ssl_key = <{default.pair.key_file}",
+            f"ssl_min_protocol = {spec.min_protocol}",
+            f"ssl_cipher_list = {spec.cipher_list}",
+        ]
+    imap = [
+        f"  inet_listener imap {{\n    port = {143 if 143 in ports else 0}\n  }}",
+        f"  inet_listener imaps {{\n    port = {993 if 993 in ports else 0}\n    ssl = yes\n  }}",
+    ]
+    pop3 = [
+        f"  inet_listener pop3 {{\n    port = {110 if 110 in ports else 0}\n  }}",
+        f"  inet_listener pop3s {{\n    port = {995 if 995 in ports else 0}\n    ssl = yes\n  }}",
+    ]
+    lines.append("service imap-login {\n" + "\n".join(imap) + "\n}")
+    lines.append("service pop3-login {\n" + "\n".join(pop3) + "\n}")
+    if spec.auth_socket:
+        lines.append("service auth {\n  unix_listener auth-postfix {\n    mode = 0666\n  }\n}")
+    for site in spec.sites[1:]:
+        if site.pair is not None:
+            lines.append(
+                f"local {site.address} {{\n  ssl_cert = <{site.pair.cert_file}\n"
+                f"  ssl_key = <{site.pair.key_file}\n}}"
+            )
+    lines += spec.extra
+    return "\n".join(lines) + "\n"
+
+
+def start_dovecot(spec: DovecotSpec, root: Path) -> Process:
+    require("dovecot")
+    directory = root / f"dovecot-{spec.name}"
+    for sub in ("run", "state", "mail", "home"):
+        (directory / sub).mkdir(parents=True, exist_ok=True)
+    (directory / "run" / "master.pid").unlink(missing_ok=True)
+    shutil.chown(directory / "run", "root", "root")
+    conf = directory / "dovecot.conf"
+    conf.write_text(dovecot_conf(spec, directory))
+    log = directory / "dovecot.log"
+    log.touch()
+    popen = subprocess.Popen(
+        ["dovecot", "-F", "-c", str(conf)],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    process = Process(f"dovecot-{spec.name}", popen, log)
+    endpoints = [(site.address, port) for site in spec.sites for port in site.ports]
+    wait_for_ports(endpoints, process)
+    return process
+
+
+def dovecot_auth_socket(spec: DovecotSpec, root: Path) -> Path:
+    return root / f"dovecot-{spec.name}" / "run" / "auth-postfix"
+
+
+# --- Postfix ---------------------------------------------------------------------------------
+
+
+@dataclass
+class PostfixListener:
+    address: str
+    port: int
+    options: dict[str, str] = field(default_factory=dict)
+
+
+POSTFIX_SERVICES = """\
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+"""
+
+
+def authorize_postfix_dir(directory: Path) -> None:
+    """Postfix only runs a private config directory that /etc/postfix/main.cf names."""
+    if POSTFIX_MAIN.exists() and LAB_MARKER not in POSTFIX_MAIN.read_text():
+        raise LabError(
+            f"{POSTFIX_MAIN} belongs to a real Postfix on this machine; the lab will not "
+            "edit it. Add the lab directory to its alternate_config_directories."
+        )
+    POSTFIX_MAIN.parent.mkdir(parents=True, exist_ok=True)
+    POSTFIX_MAIN.write_text(f"{LAB_MARKER}\nalternate_config_directories = {directory}\n")
+
+
+def start_postfix(
+    listeners: list[PostfixListener], pair: Pair, sasl_path: Path, root: Path
+) -> Process:
+    require("postfix")
+    directory = (root / "postfix").resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    authorize_postfix_dir(directory)
+    log = directory / "postfix.log"
+    main = {
+        "compatibility_level": "3.6",
+        "queue_directory": f"{directory}/queue",
+        "data_directory": f"{directory}/data",
+        "mail_owner": "postfix",
+        "setgid_group": "postdrop",
+        "myhostname": "mail.lab.test",
+        "mydomain": "lab.test",
+        "mydestination": "",
+        "inet_interfaces": "loopback-only",  # the listeners below name their own addresses
+        "mynetworks": "127.0.0.0/8",
+        "inet_protocols": "ipv4",
+        "maillog_file": str(log),
+        "maillog_file_prefixes": f"/var, /dev/stdout, {directory}",
+        "alias_maps": "",
+        "alias_database": "",
+        "biff": "no",
+        "smtpd_tls_cert_file": str(pair.cert_file),
+        "smtpd_tls_key_file": str(pair.key_file),
+        "smtpd_tls_security_level": "may",
+        "smtpd_tls_protocols": ">=TLSv1.2",  # Postfix's default still accepts 1.0 and 1.1
+        "smtpd_tls_mandatory_protocols": ">=TLSv1.2",
+        "smtpd_tls_auth_only": "yes",
+        "smtpd_sasl_auth_enable": "yes",
+        "smtpd_sasl_type": "dovecot",
+        "smtpd_sasl_path": str(sasl_path),
+        "smtpd_relay_restrictions": "permit_sasl_authenticated, reject_unauth_destination",
+    }
+    (directory / "main.cf").write_text("".join(f"{k} = {v}\n" for k, v in main.items()))
+    services = []
+    for listener in listeners:
+        options = "".join(f"\n  -o {k}={v}" for k, v in listener.options.items())
+        services.append(f"{listener.address}:{listener.port} inet n - n - - smtpd{options}")
+    (directory / "master.cf").write_text("\n".join(services) + "\n" + POSTFIX_SERVICES)
+    (directory / "queue").mkdir(exist_ok=True)  # postfix creates what lies below it
+    (directory / "queue" / "pid" / "master.pid").unlink(missing_ok=True)
+    check = subprocess.run(
+        ["script", "-qc", f"postfix -c {directory} check", "/dev/null"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if check.returncode != 0:
+        raise LabError(f"postfix check failed:\n{check.stdout}{check.stderr}")
+    popen = subprocess.Popen(
+        ["postfix", "-c", str(directory), "start-fg"],
+        stdout=log.open("ab") if log.exists() else open(log, "ab"),  # noqa: SIM115
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, "MAIL_CONFIG": str(directory)},
+    )
+    process = Process("postfix", popen, log)
+    wait_for_ports([(x.address, x.port) for x in listeners], process)
+    return process
+
+
+# --- dnsmasq ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Zone:
+    hosts: dict[str, list[str]] = field(default_factory=dict)  # name -> addresses
+    mx: list[tuple[str, str, int]] = field(default_factory=list)  # domain, host, preference
+    srv: list[tuple[str, str, int, int, int]] = field(default_factory=list)
+    txt: list[tuple[str, str]] = field(default_factory=list)
+    cname: list[tuple[str, str]] = field(default_factory=list)
+
+
+def start_dnsmasq(zone: Zone, address: str, port: int, root: Path, local: str) -> Process:
+    require("dnsmasq")
+    log = root / "dnsmasq.log"
+    args = [
+        "dnsmasq",
+        "--keep-in-foreground",
+        "--conf-file=/dev/null",
+        "--no-resolv",
+        "--no-hosts",
+        f"--listen-address={address}",
+        f"--port={port}",
+        "--bind-interfaces",
+        f"--local=/{local}/",
+        "--log-facility=-",
+        "--pid-file=",
+        "--user=root",
+    ]
+    for name, addresses in zone.hosts.items():
+        args.append(f"--host-record={name},{','.join(addresses)}")
+    for domain, host, preference in zone.mx:
+        args.append(f"--mx-host={domain},{host},{preference}")
+    for name, target, srv_port, priority, weight in zone.srv:
+        args.append(f"--srv-host={name},{target},{srv_port},{priority},{weight}")
+    for name, text in zone.txt:
+        args.append(f"--txt-record={name},{text}")
+    for alias, target in zone.cname:
+        args.append(f"--cname={alias},{target}")
+    popen = subprocess.Popen(
+        args, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True
+    )
+    process = Process("dnsmasq", popen, log)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if popen.poll() is not None:
+            raise LabError(f"dnsmasq exited:\n{_tail(log)}")
+        if _dns_ready(address, port):
+            return process
+        time.sleep(0.05)
+    raise LabError(f"dnsmasq did not answer:\n{_tail(log)}")
+
+
+def _dns_ready(address: str, port: int) -> bool:
+    import dns.message
+    import dns.query
+
+    try:
+        dns.query.udp(dns.message.make_query("lab.test", "SOA"), address, port=port, timeout=0.3)
+        return True
+    except Exception:
+        return False
