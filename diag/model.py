@@ -168,7 +168,6 @@ class ServiceResult:
     starttls: StartTls | None = None
     tls: TlsInfo | None = None
     after_tls: Stage | None = None
-    error: str | None = None
     elapsed_ms: float = 0.0
     findings: list[Finding] = field(default_factory=list)
 

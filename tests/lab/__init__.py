@@ -4,7 +4,7 @@ Topology (one loopback address per host, standard ports):
 
     127.0.0.2   mail.lab.test        Dovecot + Postfix 25/465/587, a good chain
     127.0.0.3   legacy.lab.test      plaintext logins, TLS 1.0, RSA-1024/SHA-1 cert,
-                                     Postfix on 25 only with AUTH before TLS
+                                     Postfix 25 with AUTH before TLS, 587 with no AUTH
     127.0.0.4   expired.lab.test     Dovecot, expired certificate
     127.0.0.5   future.lab.test      Dovecot, certificate not valid yet
     127.0.0.6   soon.lab.test        Dovecot, certificate expiring in 5 days
@@ -13,6 +13,8 @@ Topology (one loopback address per host, standard ports):
     127.0.0.9   chainless.lab.test   Dovecot, leaf sent without its intermediate
     127.0.0.10  plain.lab.test       Dovecot and Postfix 587 without any TLS
     127.0.0.53:5353                  dnsmasq, authoritative for lab.test
+
+Scripted faults (tests/lab/scripted.py) live on 127.0.0.21 and up.
 """
 
 from __future__ import annotations
@@ -96,6 +98,7 @@ def start(root: Path) -> Lab:
             servers.PostfixListener(good, 25),
             servers.PostfixListener(good, 587, {"smtpd_tls_security_level": "encrypt"}),
             servers.PostfixListener(good, 465, {"smtpd_tls_wrappermode": "yes"}),
+            servers.PostfixListener(legacy_ip, 587, {"smtpd_sasl_auth_enable": "no"}),
             servers.PostfixListener(
                 legacy_ip, 25, {"smtpd_tls_auth_only": "no", "smtpd_tls_protocols": ">=TLSv1"}
             ),

@@ -7,7 +7,6 @@ address, so the tool is tested on the standard ports with no overrides.
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import socket
@@ -40,6 +39,21 @@ class Process:
             except subprocess.TimeoutExpired:
                 self.popen.kill()
                 self.popen.wait(5)
+
+
+def ensure_free(endpoints: list[tuple[str, int]], name: str) -> None:
+    """A stale server from an earlier run would answer in place of the new one."""
+    for address, port in endpoints:
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        with socket.socket(family) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((address, port))
+            except OSError:
+                raise LabError(
+                    f"{address}:{port} is already in use: stop the stale process before "
+                    f"starting {name} (e.g. `ss -ltnp 'sport = :{port}'`)"
+                ) from None
 
 
 def wait_for_ports(endpoints: list[tuple[str, int]], process: Process, seconds: float = 15) -> None:
@@ -160,6 +174,8 @@ def start_dovecot(spec: DovecotSpec, root: Path) -> Process:
         (directory / sub).mkdir(parents=True, exist_ok=True)
     (directory / "run" / "master.pid").unlink(missing_ok=True)
     shutil.chown(directory / "run", "root", "root")
+    endpoints = [(site.address, port) for site in spec.sites for port in site.ports]
+    ensure_free(endpoints, f"dovecot-{spec.name}")
     conf = directory / "dovecot.conf"
     conf.write_text(dovecot_conf(spec, directory))
     log = directory / "dovecot.log"
@@ -171,7 +187,6 @@ def start_dovecot(spec: DovecotSpec, root: Path) -> Process:
         start_new_session=True,
     )
     process = Process(f"dovecot-{spec.name}", popen, log)
-    endpoints = [(site.address, port) for site in spec.sites for port in site.ports]
     wait_for_ports(endpoints, process)
     return process
 
@@ -230,6 +245,7 @@ def start_postfix(
     listeners: list[PostfixListener], pair: Pair, sasl_path: Path, root: Path
 ) -> Process:
     require("postfix")
+    ensure_free([(x.address, x.port) for x in listeners], "postfix")
     directory = (root / "postfix").resolve()
     directory.mkdir(parents=True, exist_ok=True)
     authorize_postfix_dir(directory)
@@ -278,12 +294,19 @@ def start_postfix(
     )
     if check.returncode != 0:
         raise LabError(f"postfix check failed:\n{check.stdout}{check.stderr}")
+    # The master itself, in the foreground (-d): its pid is ours to stop. `postfix
+    # start-fg` would leave the master orphaned when stopped.
+    daemon_dir = subprocess.run(
+        ["postconf", "-c", str(directory), "-h", "daemon_directory"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     popen = subprocess.Popen(
-        ["postfix", "-c", str(directory), "start-fg"],
-        stdout=log.open("ab") if log.exists() else open(log, "ab"),  # noqa: SIM115
+        [f"{daemon_dir}/master", "-c", str(directory), "-d"],
+        stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        env={**os.environ, "MAIL_CONFIG": str(directory)},
     )
     process = Process("postfix", popen, log)
     wait_for_ports([(x.address, x.port) for x in listeners], process)
