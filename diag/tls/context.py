@@ -8,6 +8,7 @@ weak keys and old protocols that the probe exists to report.
 
 from __future__ import annotations
 
+import functools
 import ssl
 import warnings
 from _ssl import ENCODING_DER
@@ -15,8 +16,12 @@ from _ssl import ENCODING_DER
 LEGACY_VERSIONS = {"TLSv1": "TLSv1", "TLSv1.1": "TLSv1_1"}
 
 
+@functools.cache
 def probe_context() -> ssl.SSLContext:
-    """The main handshake: whatever the server prefers, TLS 1.0 up to 1.3."""
+    """The main handshake: whatever the server prefers, TLS 1.0 up to 1.3.
+
+    Contexts are built once per process (OpenSSL 3 makes that slow) and never mutated.
+    """
     context = _permissive()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -24,6 +29,7 @@ def probe_context() -> ssl.SSLContext:
     return context
 
 
+@functools.cache
 def legacy_context(version: str) -> ssl.SSLContext:
     """A handshake that offers only one old protocol version."""
     context = _permissive()

@@ -7,14 +7,16 @@ wrong host is still known to be trusted or not: each problem is its own finding.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import ssl
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.x509 import verification
 
 from diag.errors import BadInput
@@ -27,10 +29,11 @@ from diag.tls.certificate import is_self_signed, subject_alt_names
 class TrustStore:
     roots: tuple[x509.Certificate, ...]
     intermediates: tuple[x509.Certificate, ...] = ()  # known, but not trust anchors
+    verdicts: dict = field(default_factory=dict, compare=False, repr=False)
 
     def extended(self, pem_path: Path | None) -> TrustStore:
         if pem_path is None:
-            return self
+            return TrustStore(self.roots, self.intermediates)  # its own verdict memo
         certs = read_pem_bundle(pem_path)
         roots = tuple(c for c in certs if is_self_signed(c))
         others = tuple(c for c in certs if not is_self_signed(c))
@@ -73,6 +76,18 @@ def system_store() -> TrustStore:
 
 
 def assess(chain: list[x509.Certificate], host: str, store: TrustStore) -> TrustResult:
+    """Verdict on a chain; memoised, since one certificate usually serves every port."""
+    key = (tuple(c.fingerprint(_SHA256) for c in chain), host)
+    cached = store.verdicts.get(key)
+    if cached is None:
+        cached = store.verdicts[key] = _assess(chain, host, store)
+    return dataclasses.replace(cached, valid_names=list(cached.valid_names))
+
+
+_SHA256 = hashes.SHA256()
+
+
+def _assess(chain: list[x509.Certificate], host: str, store: TrustStore) -> TrustResult:
     leaf = chain[0]
     dns_names, ips = subject_alt_names(leaf)
     result = TrustResult(
