@@ -69,6 +69,8 @@ def test_legacy_host(lab):
     )
     assert imaps.tls.chain[0].key_bits == 1024
     assert "auth.none_offered" in codes(report, "smtp/587")
+    untrusted = next(f for f in report.all_findings if f.code == "tls.cert.untrusted")
+    assert "no longer accept" in untrusted.evidence
     plaintext = next(
         f
         for f in report.all_findings
@@ -141,6 +143,12 @@ def test_unknown_name(lab):
     assert "NXDOMAIN" in report.findings[0].evidence
     assert report.exit_code == 2
     assert all(s.reachability is Reachability.DNS_FAILURE for s in report.services)
+
+
+def test_name_without_address_records(lab):
+    report = probe("lab.test")  # exists (it has MX) but has no A or AAAA
+    assert codes(report) == {"dns.no_address"}
+    assert "no A or AAAA" in report.findings[0].evidence
 
 
 def test_ipv6_is_tried_first_then_ipv4(lab):

@@ -177,7 +177,19 @@ def _aia(leaf: x509.Certificate) -> str | None:
     return urls[0] if urls else None
 
 
+_REASONS = (
+    ("Forbidden signature algorithm", "signed with an algorithm clients no longer accept"),
+    ("Forbidden public key algorithm", "a key type or size clients no longer accept"),
+    ("signature does not match", "a signature in the chain does not verify"),
+    ("no issuer", "the issuer is not a trusted root and was not sent"),
+)
+
+
 def _clean(message: str) -> str:
+    """cryptography's messages name Rust types; say what they mean, keep the original."""
+    for marker, meaning in _REASONS:
+        if marker in message:
+            return f"{meaning} ({message[:160]})"
     return message.replace("validation failed: ", "").strip() or "the chain does not verify"
 
 
