@@ -98,6 +98,108 @@ def probe(
     raise typer.Exit(code)
 
 
+providers_app = typer.Typer(
+    help="The provider database: settings of the mail providers people use.",
+    no_args_is_help=True,
+)
+app.add_typer(providers_app, name="providers")
+
+ProvidersDirOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--providers-dir",
+        help="A folder of extra or overriding entries (*.toml); "
+        "repeatable. Also: MAILDIAG_PROVIDERS_DIR.",
+    ),
+]
+
+
+@providers_app.command("list")
+def providers_list(providers_dir: ProvidersDirOpt = None, json: JsonOpt = False) -> None:
+    """List the providers in the database."""
+    from diag.commands.providers import list_command
+
+    raise typer.Exit(list_command(providers_dir or [], json))
+
+
+@providers_app.command("show")
+def providers_show(
+    provider_id: Annotated[str, typer.Argument(metavar="ID", help="Provider id, e.g. gmail.")],
+    providers_dir: ProvidersDirOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Show one provider's settings."""
+    from diag.commands.providers import show_command
+
+    raise typer.Exit(show_command(provider_id, providers_dir or [], json))
+
+
+@providers_app.command("export")
+def providers_export(
+    provider_id: Annotated[str, typer.Argument(metavar="ID")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file.")
+    ] = None,
+    providers_dir: ProvidersDirOpt = None,
+) -> None:
+    """Write one provider as Thunderbird autoconfig XML (config-v1.1.xml)."""
+    from diag.commands.providers import export_command
+
+    raise typer.Exit(export_command(provider_id, providers_dir or [], output))
+
+
+@providers_app.command("import")
+def providers_import(
+    source: Annotated[
+        Path,
+        typer.Argument(
+            metavar="DIR_OR_FILE", help="Autoconfig XML file(s), e.g. an ISPDB checkout."
+        ),
+    ],
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            help="Folder for the new entries (default: "
+            "MAILDIAG_PROVIDERS_DIR or ~/.config/maildiag/"
+            "providers); - prints them.",
+        ),
+    ] = None,
+) -> None:
+    """Turn Thunderbird autoconfig files into provider entries."""
+    from diag.commands.providers import import_command
+
+    raise typer.Exit(import_command(source, to))
+
+
+@app.command()
+def lookup(
+    address: Annotated[str, typer.Argument(metavar="ADDRESS_OR_DOMAIN")],
+    offline: Annotated[bool, typer.Option("--offline", help="Do not look up MX records.")] = False,
+    nameserver: NameserverOpt = None,
+    timeout: TimeoutOpt = 5.0,
+    providers_dir: ProvidersDirOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """What to type into a mail client for ADDRESS (by domain, else by MX records).
+
+    Exit codes: 0 found, 1 not in the database, 3 bad input or DNS unreachable.
+    """
+    from diag.commands.probe import check_timeout
+    from diag.commands.providers import lookup_command
+
+    raise typer.Exit(
+        lookup_command(
+            address,
+            providers_dir or [],
+            offline=offline,
+            nameserver=nameserver,
+            timeout=check_timeout(timeout),
+            as_json=json,
+        )
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: every failure becomes a one-line message and an exit code."""
     from diag.errors import BadInput

@@ -14,6 +14,9 @@ from typing import Any
 from diag.model import ProbeReport, ServiceResult
 
 PROBE_SCHEMA = "maildiag.probe/1"
+PROVIDERS_SCHEMA = "maildiag.providers/1"
+PROVIDER_SCHEMA = "maildiag.provider/1"
+LOOKUP_SCHEMA = "maildiag.lookup/1"
 
 
 def plain(value: Any) -> Any:
@@ -57,3 +60,52 @@ def probe_data(report: ProbeReport) -> dict[str, Any]:
 
 def dumps(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def _provider_mapping(provider, address: str | None = None, domain: str | None = None) -> dict:
+    from diag.providers.schema import to_mapping
+
+    data = to_mapping(provider)
+    data.setdefault("incoming", [])
+    data.setdefault("outgoing", [])
+    for key in ("mx", "limits", "retired", "help", "enable"):
+        data.setdefault(key, {} if key == "enable" else [])
+    data.setdefault("checked", "")
+    servers = [*provider.incoming, *provider.outgoing]
+    for entry, server in zip([*data["incoming"], *data["outgoing"]], servers, strict=True):
+        entry["host"] = server.host_for(domain)
+        entry["username_value"] = server.username_for(address)
+        entry.setdefault("notes", "")
+    return data
+
+
+def providers_data(database) -> dict[str, Any]:
+    return {
+        "schema": PROVIDERS_SCHEMA,
+        "providers": [
+            _provider_mapping(p) for p in sorted(database.providers.values(), key=lambda p: p.id)
+        ],
+        "errors": [str(e) for e in database.errors],
+    }
+
+
+def provider_data(provider) -> dict[str, Any]:
+    return {"schema": PROVIDER_SCHEMA, "provider": _provider_mapping(provider)}
+
+
+def lookup_data(match) -> dict[str, Any]:
+    query = match.query
+    return {
+        "schema": LOOKUP_SCHEMA,
+        "query": {"text": query.text, "domain": query.domain, "address": query.address},
+        "found": match.provider is not None,
+        "via": match.via,
+        "mx_checked": match.mx_checked,
+        "mx_hosts": match.mx_hosts,
+        "mx_error": match.mx_error,
+        "provider": (
+            _provider_mapping(match.provider, query.address, query.domain)
+            if match.provider
+            else None
+        ),
+    }

@@ -64,6 +64,11 @@ def zone() -> servers.Zone:
     z.hosts["dual.lab.test"] = ["::1", "127.0.0.2"]  # IPv6 first, nothing listens there
     z.hosts["v6only.lab.test"] = ["::1"]
     z.mx.append(("lab.test", "mail.lab.test", 10))
+    # Custom domains hosted by known providers, recognised by their MX hosts.
+    z.mx.append(("workspace.lab.test", "aspmx.l.google.com", 1))
+    z.mx.append(("m365.lab.test", "contoso-com.mail.protection.outlook.com", 0))
+    z.mx.append(("hosted.lab.test", "mx.unknown-host.test", 10))
+    z.hosts["nomx.lab.test"] = ["127.0.0.2"]
     return z
 
 

@@ -1,0 +1,153 @@
+"""`maildiag providers ...` and `maildiag lookup`: load, query, render."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from diag.errors import BadInput
+from diag.providers.database import ENV_DIRS, ProviderDatabase, load
+from diag.providers.schema import Provider
+
+EXIT_OK, EXIT_WARNING, EXIT_UNKNOWN = 0, 1, 3
+
+
+def open_database(extra_dirs: list[Path]) -> ProviderDatabase:
+    database = load(extra_dirs)
+    for error in database.errors:  # a broken user entry is named; the others still load
+        print(f"maildiag: warning: skipped provider entry {error}", file=sys.stderr)
+    return database
+
+
+def _provider(database: ProviderDatabase, provider_id: str) -> Provider:
+    provider = database.providers.get(provider_id.lower())
+    if provider is None:
+        raise BadInput(f"no provider with id {provider_id!r} (see `maildiag providers list`)")
+    return provider
+
+
+def list_command(extra_dirs: list[Path], as_json: bool) -> int:
+    database = open_database(extra_dirs)
+    if as_json:
+        from diag.render.jsonout import dumps, providers_data
+
+        print(dumps(providers_data(database)))
+    else:
+        from rich.console import Console
+
+        from diag.render.providers_view import render_list
+
+        render_list(database, Console())
+    return EXIT_OK
+
+
+def show_command(provider_id: str, extra_dirs: list[Path], as_json: bool) -> int:
+    provider = _provider(open_database(extra_dirs), provider_id)
+    if as_json:
+        from diag.render.jsonout import dumps, provider_data
+
+        print(dumps(provider_data(provider)))
+    else:
+        from rich.console import Console
+
+        from diag.render.providers_view import render_provider
+
+        render_provider(provider, None, Console())
+    return EXIT_OK
+
+
+def export_command(provider_id: str, extra_dirs: list[Path], output: Path | None) -> int:
+    from diag.providers.autoconfig import write
+
+    text = write(_provider(open_database(extra_dirs), provider_id))
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        print(f"wrote {output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def import_command(source: Path, target: str | None) -> int:
+    """Autoconfig XML file(s) -> TOML entries in the user's folder (or stdout with -)."""
+    from diag.providers.autoconfig import AutoconfigError, read
+    from diag.providers.tomlfile import dumps
+
+    files = _xml_files(source)
+    destination = None if target == "-" else Path(target) if target else default_user_dir()
+    imported = failed = 0
+    for path in files:
+        try:
+            data = path.read_bytes()
+            providers = read(data, str(path))
+        except (OSError, AutoconfigError) as exc:
+            failed += 1
+            reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+            print(f"maildiag: error: {reason}", file=sys.stderr)
+            continue
+        for provider in providers:
+            imported += 1
+            text = dumps(provider)
+            if destination is None:
+                sys.stdout.write(text + "\n")
+                continue
+            destination.mkdir(parents=True, exist_ok=True)
+            out = destination / f"{provider.id}.toml"
+            out.write_text(text, encoding="utf-8")
+            print(f"imported {provider.name} -> {out}", file=sys.stderr)
+    if not imported:
+        return EXIT_UNKNOWN
+    return EXIT_WARNING if failed else EXIT_OK
+
+
+def _xml_files(source: Path) -> list[Path]:
+    if source.is_dir():
+        # ISPDB files are named after the domain, with or without .xml
+        return sorted(p for p in source.iterdir() if p.is_file() and not p.name.startswith("."))
+    if not source.exists():
+        raise BadInput(f"{source}: no such file or directory")
+    return [source]
+
+
+def default_user_dir() -> Path:
+    configured = [p for p in os.environ.get(ENV_DIRS, "").split(os.pathsep) if p]
+    if configured:
+        return Path(configured[0])
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "maildiag" / "providers"
+
+
+def lookup_command(
+    text: str,
+    extra_dirs: list[Path],
+    *,
+    offline: bool,
+    nameserver: str | None,
+    timeout: float,
+    as_json: bool,
+) -> int:
+    from diag.providers.lookup import lookup, parse_query
+
+    parse_query(text)  # bad input fails before any loading or network
+    database = open_database(extra_dirs)
+    resolver = None
+    if not offline:
+        from diag.net.dns import Nameserver, make_resolver
+
+        resolver = make_resolver(Nameserver.parse(nameserver) if nameserver else None, timeout)
+    match = asyncio.run(lookup(text, database, resolver))
+    if as_json:
+        from diag.render.jsonout import dumps, lookup_data
+
+        print(dumps(lookup_data(match)))
+    else:
+        from rich.console import Console
+
+        from diag.render.providers_view import render_lookup
+
+        render_lookup(match, Console())
+    if match.provider is not None:
+        return EXIT_OK
+    return EXIT_UNKNOWN if match.mx_error else EXIT_WARNING

@@ -1,0 +1,1 @@
+"""The provider database: settings of the mail providers people use, offline."""

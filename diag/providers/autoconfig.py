@@ -1,0 +1,175 @@
+"""Thunderbird's autoconfig format (clientConfig version 1.1), read and written.
+
+Files come from strangers (autoconfig servers, the ISPDB, a user's folder), so they
+are parsed with defusedxml with DTDs forbidden (no entity expansion, no external
+entities) and only after a size check.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
+
+from diag.errors import BadInput
+from diag.providers.schema import Provider, ProviderError, Server, parse
+
+MAX_XML_BYTES = 1024 * 1024
+
+_SOCKET_IN = {"SSL": "ssl", "STARTTLS": "starttls", "plain": "plain"}
+_SOCKET_OUT = {v: k for k, v in _SOCKET_IN.items()}
+_USER_IN = {"%EMAILADDRESS%": "address", "%EMAILLOCALPART%": "localpart"}
+_USER_OUT = {v: k for k, v in _USER_IN.items()}
+_AUTH_IN = {
+    "password-cleartext": "password",
+    "plain": "password",
+    "password-encrypted": "password",
+    "secure": "password",
+    "OAuth2": "oauth2",
+}
+_AUTH_OUT = {
+    "password": "password-cleartext",
+    "app-password": "password-cleartext",
+    "oauth2": "OAuth2",
+}
+
+
+class AutoconfigError(BadInput):
+    pass
+
+
+def parse_xml(data: bytes, source: str) -> ET.Element:
+    if len(data) > MAX_XML_BYTES:
+        raise AutoconfigError(f"{source}: larger than {MAX_XML_BYTES // 1024} KiB")
+    try:
+        return SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as exc:
+        raise AutoconfigError(f"{source}: refused unsafe XML ({type(exc).__name__})") from None
+    except ET.ParseError as exc:
+        raise AutoconfigError(f"{source}: not well-formed XML ({exc})") from None
+
+
+def read(data: bytes, source: str) -> list[Provider]:
+    """The emailProvider elements of a clientConfig document, as entries."""
+    root = parse_xml(data, source)
+    if _local(root.tag) != "clientConfig":
+        raise AutoconfigError(f"{source}: not a clientConfig document (<{_local(root.tag)}>)")
+    providers = [_provider(e, source) for e in root if _local(e.tag) == "emailProvider"]
+    if not providers:
+        raise AutoconfigError(f"{source}: no <emailProvider> element")
+    return providers
+
+
+def _provider(element: ET.Element, source: str) -> Provider:
+    domains = [_text(d) for d in _children(element, "domain") if _text(d)]
+    provider_id = element.get("id") or (domains[0] if domains else "")
+    incoming = [
+        _server(s, s.get("type", ""), i, source)
+        for i, s in enumerate(_children(element, "incomingServer"))
+    ]
+    outgoing = [
+        _server(s, s.get("type", ""), i, source)
+        for i, s in enumerate(_children(element, "outgoingServer"))
+    ]
+    data = {
+        "id": _slug(provider_id),
+        "name": _text(_first(element, "displayName")) or provider_id,
+        "domains": domains,
+        "incoming": [s for s in incoming if s["protocol"] in ("imap", "pop3")],
+        "outgoing": [s for s in outgoing if s["protocol"] == "smtp"],
+        "help": [
+            d.get("url", "")
+            for d in _children(element, "documentation")
+            if d.get("url", "").startswith("https://")
+        ],
+    }
+    enable = _first(element, "enable")
+    if enable is not None:
+        where = _text(_first(enable, "instruction")) or enable.get("visiturl", "")
+        if where:
+            data["enable"] = {s["protocol"]: where for s in data["incoming"]}
+    return parse(data, source)
+
+
+def _server(element: ET.Element, kind: str, index: int, source: str) -> dict:
+    where = f"{'outgoing' if kind == 'smtp' else 'incoming'}Server[{index}]"
+    try:
+        port = int(_text(_first(element, "port")))
+    except ValueError:
+        raise ProviderError(source, f"{where}.port", "not a number") from None
+    socket = _text(_first(element, "socketType"))
+    if socket not in _SOCKET_IN:
+        raise ProviderError(source, f"{where}.socketType", f"unknown value {socket!r}")
+    username = _text(_first(element, "username"))
+    auths = [
+        _AUTH_IN[a]
+        for a in (_text(x) for x in _children(element, "authentication"))
+        if a in _AUTH_IN
+    ]
+    return {
+        "protocol": kind,
+        "host": _text(_first(element, "hostname")),
+        "port": port,
+        "socket": _SOCKET_IN[socket],
+        "username": _USER_IN.get(username, "address"),
+        "auth": list(dict.fromkeys(auths)) or ["password"],
+    }
+
+
+def write(provider: Provider) -> str:
+    """A config-v1.1.xml document for one entry, as an autoconfig server would serve it."""
+    root = ET.Element("clientConfig", version="1.1")
+    element = ET.SubElement(
+        root, "emailProvider", id=provider.domains[0] if provider.domains else provider.id
+    )
+    for domain in provider.domains:
+        ET.SubElement(element, "domain").text = domain
+    ET.SubElement(element, "displayName").text = provider.name
+    ET.SubElement(element, "displayShortName").text = provider.name.split()[0]
+    for server in provider.incoming:
+        _write_server(ET.SubElement(element, "incomingServer", type=server.protocol), server)
+    for server in provider.outgoing:
+        _write_server(ET.SubElement(element, "outgoingServer", type="smtp"), server)
+    if provider.enable:
+        enable = ET.SubElement(
+            element, "enable", visiturl=provider.help[0] if provider.help else ""
+        )
+        instruction = "; ".join(f"{k.upper()}: {v}" for k, v in provider.enable.items())
+        ET.SubElement(enable, "instruction").text = instruction
+    for url in provider.help:
+        documentation = ET.SubElement(element, "documentation", url=url)
+        ET.SubElement(documentation, "descr", lang="en").text = f"{provider.name} help"
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
+
+
+def _write_server(element: ET.Element, server: Server) -> None:
+    ET.SubElement(element, "hostname").text = server.host
+    ET.SubElement(element, "port").text = str(server.port)
+    ET.SubElement(element, "socketType").text = _SOCKET_OUT[server.socket]
+    ET.SubElement(element, "username").text = _USER_OUT[server.username]
+    for auth in dict.fromkeys(_AUTH_OUT[a] for a in server.auth):
+        ET.SubElement(element, "authentication").text = auth
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _children(element: ET.Element, name: str) -> list[ET.Element]:
+    return [c for c in element if _local(c.tag) == name]
+
+
+def _first(element: ET.Element, name: str) -> ET.Element | None:
+    found = _children(element, name)
+    return found[0] if found else None
+
+
+def _text(element: ET.Element | None) -> str:
+    return (element.text or "").strip() if element is not None else ""
+
+
+def _slug(text: str) -> str:
+    slug = "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
+    return slug or "imported"

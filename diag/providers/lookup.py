@@ -1,0 +1,87 @@
+"""Who hosts this mailbox? By domain first, then (with network) by the domain's MX hosts.
+
+`lookup` is the plain, typed entry point that discovery and check reuse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from diag.errors import BadInput
+from diag.net.names import normalize_host
+from diag.providers.database import ProviderDatabase
+from diag.providers.schema import Provider, Server
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    domain: str  # A-label, lower case
+    address: str | None = None  # local@domain (A-label domain) when an address was given
+
+    @property
+    def local_part(self) -> str | None:
+        return self.address.partition("@")[0] if self.address else None
+
+
+@dataclass
+class ProviderMatch:
+    query: Query
+    provider: Provider | None
+    via: str | None = None  # "domain" or "mx"
+    mx_hosts: list[str] = field(default_factory=list)
+    mx_error: str | None = None
+    mx_checked: bool = False
+
+    def username(self, server: Server) -> str | None:
+        return server.username_for(self.query.address)
+
+
+def parse_query(text: str) -> Query:
+    """An address (user@domain) or a bare domain; IDN domains become A-labels."""
+    raw = text.strip()
+    if raw.lower().startswith("mailto:"):
+        raw = raw[7:]
+    if not raw:
+        raise BadInput("empty address or domain")
+    if "@" in raw:
+        local, _, domain = raw.rpartition("@")
+        if not local or not domain:
+            raise BadInput(f"invalid address {text!r}: expected name@domain")
+        if len(local) > 64 or any(c.isspace() or c in '<>(),;:"[]\\' for c in local):
+            raise BadInput(f"invalid address {text!r}: bad local part")
+        name = normalize_host(domain)
+        return Query(text=text, domain=name, address=f"{local}@{name}")
+    return Query(text=text, domain=normalize_host(raw))
+
+
+def lookup_offline(query: Query, database: ProviderDatabase) -> ProviderMatch:
+    provider = database.by_domain(query.domain)
+    return ProviderMatch(query, provider, "domain" if provider else None)
+
+
+async def lookup(text: str, database: ProviderDatabase, resolver=None) -> ProviderMatch:
+    """By domain; if unknown and a resolver is given, by the domain's MX hosts."""
+    query = parse_query(text)
+    match = lookup_offline(query, database)
+    if match.provider is not None or resolver is None:
+        return match
+    from diag.net.dns import LookupFailed
+    from diag.net.dns import query as dns_query
+
+    match.mx_checked = True
+    try:
+        records = await dns_query(resolver, query.domain, "MX")
+    except LookupFailed as exc:
+        match.mx_error = str(exc)
+        return match
+    hosts = [
+        str(r.exchange).rstrip(".").lower() for r in sorted(records, key=lambda r: r.preference)
+    ]
+    match.mx_hosts = [h for h in hosts if h]  # "." is a null MX (RFC 7505)
+    for host in match.mx_hosts:
+        provider = database.by_mx(host)
+        if provider is not None:
+            match.provider, match.via = provider, "mx"
+            break
+    return match

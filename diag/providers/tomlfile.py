@@ -1,0 +1,39 @@
+"""Write an entry as TOML. The schema is small and flat, so a writer of our own is
+enough: strings are written as JSON strings, which are valid TOML basic strings."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from diag.providers.schema import Provider, to_mapping
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        if len(value) > 2 or sum(len(str(v)) for v in value) > 60:
+            return "[\n" + "".join(f"    {_value(v)},\n" for v in value) + "]"
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")
+
+
+def dumps(provider: Provider) -> str:
+    data = to_mapping(provider)
+    lines: list[str] = []
+    tables = {k: data.pop(k) for k in ("enable", "incoming", "outgoing") if k in data}
+    for key, value in data.items():
+        lines.append(f"{key} = {_value(value)}")
+    if "enable" in tables:
+        lines += ["", "[enable]"]
+        lines += [f"{k} = {_value(v)}" for k, v in tables["enable"].items()]
+    for key in ("incoming", "outgoing"):
+        for server in tables.get(key, []):
+            lines += ["", f"[[{key}]]"]
+            lines += [f"{k} = {_value(v)}" for k, v in server.items()]
+    return "\n".join(lines) + "\n"

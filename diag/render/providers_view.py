@@ -1,0 +1,112 @@
+"""Rich views of provider entries and lookups: what to type into a mail client."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from diag.providers.database import ProviderDatabase
+from diag.providers.lookup import ProviderMatch
+from diag.providers.schema import Provider, Server
+
+SOCKET = {"ssl": "SSL/TLS", "starttls": "STARTTLS", "plain": "none (plain text!)"}
+AUTH = {"password": "normal password", "app-password": "app password", "oauth2": "OAuth2"}
+PROTOCOL = {"imap": "IMAP", "pop3": "POP3", "smtp": "SMTP"}
+
+
+def render_list(database: ProviderDatabase, console: Console) -> None:
+    table = Table(title=f"{len(database.providers)} providers", header_style="bold")
+    for column in ("id", "name", "domains / MX", "protocols", "checked"):
+        table.add_column(column, overflow="fold")
+    for provider in sorted(database.providers.values(), key=lambda p: p.id):
+        names = list(provider.domains[:3]) + [f"MX {m}" for m in provider.mx[:2]]
+        more = len(provider.domains) + len(provider.mx) - len(names)
+        protocols = sorted({s.protocol for s in (*provider.incoming, *provider.outgoing)})
+        table.add_row(
+            provider.id,
+            provider.name,
+            ", ".join(names) + (f" (+{more})" if more > 0 else ""),
+            " ".join(PROTOCOL[p] for p in protocols) or "none",
+            provider.checked or "-",
+        )
+    console.print(table)
+
+
+def render_provider(provider: Provider, match: ProviderMatch | None, console: Console) -> None:
+    address = match.query.address if match else None
+    domain = match.query.domain if match else None
+    console.print(Text(provider.name, style="bold"))
+    for title, servers in (
+        ("Incoming mail", provider.incoming),
+        ("Outgoing mail", provider.outgoing),
+    ):
+        if not servers:
+            continue
+        table = Table(title=title, title_justify="left", header_style="bold")
+        for column in ("protocol", "server", "port", "security", "username", "login"):
+            table.add_column(column, overflow="fold")
+        for server in servers:
+            table.add_row(*_server_row(server, address, domain))
+        console.print(table)
+    _section(
+        console, "Before you start", [f"{PROTOCOL[k]}: {v}" for k, v in provider.enable.items()]
+    )
+    _section(console, "Good to know", list(provider.limits))
+    _section(console, "No longer offered", list(provider.retired), style="yellow")
+    _section(console, "Provider help", list(provider.help))
+    for server in (*provider.incoming, *provider.outgoing):
+        if server.notes:
+            console.print(
+                Text(f"{PROTOCOL[server.protocol]} {server.port}: {server.notes}", style="dim")
+            )
+
+
+def _server_row(server: Server, address: str | None, domain: str | None) -> tuple[str, ...]:
+    username = server.username_for(address) or (
+        "your full address" if server.username == "address" else "the part before @"
+    )
+    return (
+        PROTOCOL[server.protocol],
+        server.host_for(domain),
+        str(server.port),
+        SOCKET[server.socket],
+        username,
+        ", ".join(AUTH[a] for a in server.auth),
+    )
+
+
+def _section(console: Console, title: str, lines: list[str], style: str = "") -> None:
+    if not lines:
+        return
+    console.print(Text(title, style="bold underline"))
+    for line in lines:
+        console.print(Text(f"  - {line}", style=style))
+
+
+def render_lookup(match: ProviderMatch, console: Console) -> None:
+    query = match.query
+    if match.provider is None:
+        console.print(Text(f"{query.domain} is not in the provider database.", style="yellow"))
+        if match.mx_error:
+            console.print(
+                Text(f"Its MX records could not be looked up: {match.mx_error}", style="red")
+            )
+        elif match.mx_hosts:
+            console.print(
+                f"Its mail is received by: {', '.join(match.mx_hosts)} (no known provider)"
+            )
+        elif match.mx_checked:
+            console.print("It has no MX record: it may not receive mail at all.")
+        console.print(
+            "Next steps: run `maildiag probe` on the mail host, ask the domain's "
+            "administrator for the settings, or add an entry (docs/providers.md)."
+        )
+        return
+    via = (
+        f"by its MX host {match.mx_hosts[0]}"
+        if match.via == "mx" and match.mx_hosts
+        else f"by the domain {query.domain}"
+    )
+    console.print(Text.assemble(("Provider: ", "bold"), match.provider.name, f" (matched {via})"))
+    render_provider(match.provider, match, console)
