@@ -273,6 +273,94 @@ def compare_command(lang: LangOpt = None, json: JsonOpt = False) -> None:
     raise typer.Exit(run_compare(lang, json))
 
 
+IspdbOpt = Annotated[
+    str | None,
+    typer.Option("--ispdb-url", help="An ISPDB-compatible server to ask as well (off when unset)."),
+]
+ExportOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--export",
+        help="Write the settings as thunderbird, autodiscover, "
+        "mobileconfig or json instead of the report.",
+    ),
+]
+OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Export to this file.")]
+GuessOpt = Annotated[
+    bool,
+    typer.Option(
+        "--guess/--no-guess",
+        help="Guess usual host names when nothing is published for a protocol.",
+    ),
+]
+
+
+@app.command()
+def discover(
+    address: Annotated[str, typer.Argument(metavar="ADDRESS_OR_DOMAIN")],
+    timeout: TimeoutOpt = 10.0,
+    ca_file: CaFileOpt = None,
+    nameserver: NameserverOpt = None,
+    ispdb_url: IspdbOpt = None,
+    guess: GuessOpt = True,
+    export: ExportOpt = None,
+    output: OutputOpt = None,
+    providers_dir: ProvidersDirOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Find every published or guessable mail setting (no server is probed)."""
+    from diag.commands.check import options, run_discover
+
+    opts = options(
+        timeout=timeout,
+        ca_file=ca_file,
+        nameserver=nameserver,
+        ispdb_url=ispdb_url,
+        providers_dirs=providers_dir or [],
+        guess=guess,
+    )
+    raise typer.Exit(run_discover(address, opts, as_json=json, export=export, output=output))
+
+
+@app.command()
+def check(
+    address: Annotated[str, typer.Argument(metavar="ADDRESS_OR_DOMAIN")],
+    timeout: TimeoutOpt = 10.0,
+    ca_file: CaFileOpt = None,
+    nameserver: NameserverOpt = None,
+    ispdb_url: IspdbOpt = None,
+    guess: GuessOpt = True,
+    legacy_tls: Annotated[
+        bool,
+        typer.Option(
+            "--legacy-tls/--no-legacy-tls",
+            help="Also test TLS 1.0/1.1 on every server (more connections).",
+        ),
+    ] = False,
+    export: ExportOpt = None,
+    output: OutputOpt = None,
+    providers_dir: ProvidersDirOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Discover, test every setting against the real servers, and give the verdict.
+
+    Exit codes: 0 all good, 1 warnings, 2 errors, 3 could not check.
+    """
+    from diag.commands.check import options, run_check
+
+    opts = options(
+        timeout=timeout,
+        ca_file=ca_file,
+        nameserver=nameserver,
+        ispdb_url=ispdb_url,
+        providers_dirs=providers_dir or [],
+        guess=guess,
+    )
+    raise typer.Exit(
+        run_check(address, opts, legacy_tls=legacy_tls, as_json=json, export=export, output=output)
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: every failure becomes a one-line message and an exit code."""
     from diag.errors import BadInput

@@ -84,16 +84,29 @@ def select_services(ports: tuple[int, ...], protocols: tuple[str, ...]) -> list[
 
 
 async def probe_host(host: str, options: ProbeOptions) -> ProbeReport:
+    specs = select_services(options.ports, options.protocols)
+    explicit = bool(options.ports or options.protocols)
+    return await probe_services(host, specs, options, explicit=explicit)
+
+
+async def probe_services(
+    host: str,
+    specs: list[ServiceSpec],
+    options: ProbeOptions,
+    *,
+    explicit: bool,
+    store=None,
+    resolver=None,
+    limiter: asyncio.Semaphore | None = None,
+) -> ProbeReport:
+    """Probe `specs` on one host at once; `limiter` bounds connections shared with others."""
     from diag.findings.analyze import host_findings, service_findings
     from diag.tls.trust import system_store
 
     started = datetime.now(UTC)
     clock = time.perf_counter()
-    specs = select_services(options.ports, options.protocols)
-    store = system_store().extended(options.ca_file)
-    explicit = bool(options.ports or options.protocols)
-
-    resolver = make_resolver(options.nameserver, options.timeout)
+    store = store or system_store().extended(options.ca_file)
+    resolver = resolver or make_resolver(options.nameserver, options.timeout)
     dns_result = await resolve_addresses(resolver, host)
     if not dns_result.addresses:
         services = [
@@ -101,11 +114,14 @@ async def probe_host(host: str, options: ProbeOptions) -> ProbeReport:
             for s in specs
         ]
     else:
-        services = list(
-            await asyncio.gather(
-                *(probe_service(host, dns_result, s, explicit, options, store) for s in specs)
-            )
-        )
+
+        async def bounded(spec: ServiceSpec) -> ServiceResult:
+            if limiter is None:
+                return await probe_service(host, dns_result, spec, explicit, options, store)
+            async with limiter:
+                return await probe_service(host, dns_result, spec, explicit, options, store)
+
+        services = list(await asyncio.gather(*(bounded(s) for s in specs)))
     for service in services:
         service.findings = service_findings(service)
     report = ProbeReport(

@@ -154,6 +154,78 @@ CATALOGUE: dict[str, Entry] = {
         "Enable submissions on 465 (implicit TLS, preferred by RFC 8314) and/or "
         "submission on 587 with STARTTLS and authentication.",
     ),
+    "dns.nxdomain": Entry(
+        E,
+        "the domain does not exist",
+        "Check the spelling of the address; if it is right, the domain has expired or its "
+        "DNS delegation is broken: contact the registrar.",
+    ),
+    "dns.no_mx": Entry(
+        E,
+        "the domain has no MX record",
+        "Publish MX records naming the servers that receive mail for the domain.",
+    ),
+    "dns.null_mx": Entry(
+        INFO,
+        "the domain says it accepts no mail (null MX, RFC 7505)",
+        'If the domain should receive mail, replace the "." MX with real mail hosts.',
+    ),
+    "dns.mx_unresolvable": Entry(
+        E,
+        "an MX host has no address",
+        "Give each MX host an A and/or AAAA record, or remove it from the MX records.",
+    ),
+    "dns.spf_missing": Entry(
+        W,
+        "no SPF record",
+        'Publish a TXT record such as "v=spf1 mx -all" listing the servers that send '
+        "mail for the domain.",
+    ),
+    "dns.spf_invalid": Entry(
+        E,
+        "the SPF record does not parse",
+        "Keep exactly one TXT record starting with v=spf1, made of valid mechanisms (RFC 7208).",
+    ),
+    "dns.dmarc_missing": Entry(
+        W,
+        "no DMARC record",
+        'Publish a TXT record at _dmarc.DOMAIN, e.g. "v=DMARC1; p=none; '
+        'rua=mailto:dmarc@DOMAIN", then tighten the policy.',
+    ),
+    "dns.dmarc_invalid": Entry(
+        E,
+        "the DMARC record does not parse",
+        "Keep exactly one TXT record at _dmarc.DOMAIN starting with v=DMARC1 and with a "
+        "p= policy of none, quarantine or reject (RFC 7489).",
+    ),
+    "discovery.published_broken": Entry(
+        E,
+        "a published setting does not work",
+        "Fix the server, or correct the published setting (autoconfig file, Autodiscover, "
+        "SRV record) so clients are not sent to it.",
+    ),
+    "discovery.sources_disagree": Entry(
+        W,
+        "published settings disagree",
+        "Make the autoconfig file, Autodiscover and SRV records name the same servers; "
+        "clients that read different sources end up configured differently.",
+    ),
+    "discovery.insecure_config": Entry(
+        W,
+        "a configuration is served over plain HTTP only",
+        "Serve the autoconfig file over HTTPS with a valid certificate: a file fetched over "
+        "HTTP can be forged to send passwords elsewhere.",
+    ),
+    "discovery.no_secure_incoming": Entry(
+        E,
+        "no way to receive mail securely",
+        "Offer IMAP on 993 (or POP3 on 995) with a valid certificate, or STARTTLS on 143/110.",
+    ),
+    "discovery.no_secure_outgoing": Entry(
+        E,
+        "no way to send mail securely",
+        "Offer submission on 465 (implicit TLS) or 587 (STARTTLS) with authentication.",
+    ),
 }
 
 

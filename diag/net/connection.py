@@ -64,6 +64,44 @@ class Connection:
             raise ProtocolError(f"connection lost: {describe_os_error(exc)}") from None
         return raw.rstrip(b"\r\n").decode("utf-8", errors="replace")
 
+    async def read_exactly(self, size: int, deadline: float) -> bytes:
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await self._reader.readexactly(size)
+        except TimeoutError:
+            raise StepTimeout("the rest of the reply did not come in time") from None
+        except asyncio.IncompleteReadError:
+            raise ProtocolError("connection closed before the end of the reply") from None
+        except (ConnectionError, OSError, ssl.SSLError) as exc:
+            raise ProtocolError(f"connection lost: {describe_os_error(exc)}") from None
+
+    async def read_to_eof(self, limit: int, deadline: float) -> bytes:
+        """Everything until the peer closes, refusing more than `limit` bytes."""
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async with asyncio.timeout_at(deadline):
+                while chunk := await self._reader.read(65536):
+                    size += len(chunk)
+                    if size > limit:
+                        raise ProtocolError(f"reply larger than {limit} bytes")
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise StepTimeout("the rest of the reply did not come in time") from None
+        except (ConnectionError, OSError, ssl.SSLError) as exc:
+            raise ProtocolError(f"connection lost: {describe_os_error(exc)}") from None
+        return b"".join(chunks)
+
+    async def send_bytes(self, data: bytes, deadline: float) -> None:
+        try:
+            self._writer.write(data)
+            async with asyncio.timeout_at(deadline):
+                await self._writer.drain()
+        except TimeoutError:
+            raise StepTimeout("the server did not accept our request in time") from None
+        except (ConnectionError, OSError, ssl.SSLError) as exc:
+            raise ProtocolError(f"connection lost: {describe_os_error(exc)}") from None
+
     async def send(self, line: str, deadline: float) -> None:
         try:
             self._writer.write(line.encode("ascii") + b"\r\n")

@@ -121,3 +121,27 @@ async def resolve_addresses(resolver: dns.asyncresolver.Resolver, host: str) -> 
     return DnsResult(
         host=host, addresses=[], error=f"{name} has no A or AAAA record", error_kind="no_address"
     )
+
+
+@dataclass
+class MxResult:
+    hosts: list[str]  # best preference first
+    error: str | None = None
+    kind: str | None = None  # LookupFailed.kind
+    null: bool = False  # RFC 7505 "." : the domain accepts no mail
+
+    @property
+    def answered(self) -> bool:
+        return self.kind not in ("timeout", "servfail", "no_resolver")
+
+
+async def mx_hosts(resolver: dns.asyncresolver.Resolver, domain: str) -> MxResult:
+    try:
+        records = await query(resolver, domain, "MX")
+    except LookupFailed as exc:
+        return MxResult([], str(exc), exc.kind)
+    ordered = sorted(records, key=lambda r: r.preference)
+    hosts = [str(r.exchange).rstrip(".").lower() for r in ordered]
+    if hosts == [""]:
+        return MxResult([], null=True)
+    return MxResult([h for h in hosts if h])

@@ -17,6 +17,8 @@ PROBE_SCHEMA = "maildiag.probe/1"
 PROVIDERS_SCHEMA = "maildiag.providers/1"
 PROVIDER_SCHEMA = "maildiag.provider/1"
 LOOKUP_SCHEMA = "maildiag.lookup/1"
+DISCOVERY_SCHEMA = "maildiag.discovery/1"
+CHECK_SCHEMA = "maildiag.check/1"
 
 
 def plain(value: Any) -> Any:
@@ -108,4 +110,55 @@ def lookup_data(match) -> dict[str, Any]:
             if match.provider
             else None
         ),
+    }
+
+
+def discovery_data(report) -> dict[str, Any]:
+    data = plain(report)
+    data.pop("text")
+    sources = data.pop("sources")
+    return {
+        "schema": DISCOVERY_SCHEMA,
+        "query": report.text,
+        **data,
+        "sources": sources,
+        "candidates": [
+            {**plain(m.candidate), "sources": m.sources, "published": m.published}
+            for m in report.merged()
+        ],
+    }
+
+
+def check_data(report) -> dict[str, Any]:
+    from diag.render.check_view import verdict_line
+
+    findings = report.findings
+    return {
+        "schema": CHECK_SCHEMA,
+        "domain": report.discovery.domain,
+        "address": report.discovery.address,
+        "checked": report.live,
+        "exit_code": report.exit_code,
+        "verdict": verdict_line(report).plain,
+        "elapsed_ms": report.elapsed_ms,
+        "summary": {
+            severity: sum(1 for f in findings if f.severity.value == severity)
+            for severity in ("error", "warning", "info")
+        },
+        "recommended": {
+            "incoming": [plain(s) for s in report.incoming],
+            "outgoing": [plain(s) for s in report.outgoing],
+        },
+        "discovery": discovery_data(report.discovery),
+        "services": [
+            {
+                "candidate": plain(c.merged.candidate),
+                "sources": c.merged.sources,
+                "usable": c.usable,
+                "probe": service_data(c.result) if c.result else None,
+            }
+            for c in report.checked
+        ],
+        "dns": plain(report.domain) if report.domain else None,
+        "findings": [plain(f) for f in findings],
     }

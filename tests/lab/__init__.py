@@ -14,7 +14,19 @@ Topology (one loopback address per host, standard ports):
     127.0.0.10  plain.lab.test       Dovecot and Postfix 587 without any TLS
     127.0.0.53:5353                  dnsmasq, authoritative for lab.test
 
+    127.0.0.40  nginx: HTTPS and HTTP, autoconfig and Autodiscover files (tests/lab/web.py)
+    127.0.0.41  nginx: plain HTTP only
+
 Scripted faults (tests/lab/scripted.py) live on 127.0.0.21 and up.
+
+Discovery scenarios (domains under lab.test, each with its own DNS and files):
+    good        autoconfig + Autodiscover + SRV + MX + SPF + DMARC, all agreeing: clean
+    closed      autoconfig points IMAP at a closed port
+    disagree    SRV says mail.lab.test, autoconfig says legacy.lab.test
+    plainhttp   autoconfig only over plain HTTP
+    bomb, huge  autoconfig is an entity bomb / 5 MB: refused quickly
+    srvad       Autodiscover found through the _autodiscover._tcp SRV record
+    workspace   MX at Google: the provider database answers; nomx: no MX; nothere: NXDOMAIN
 """
 
 from __future__ import annotations
@@ -22,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.lab import pki, servers
+from tests.lab import pki, servers, web
 
 DNS = ("127.0.0.53", 5353)
 HOSTS = {
@@ -69,12 +81,75 @@ def zone() -> servers.Zone:
     z.mx.append(("m365.lab.test", "contoso-com.mail.protection.outlook.com", 0))
     z.mx.append(("hosted.lab.test", "mx.unknown-host.test", 10))
     z.hosts["nomx.lab.test"] = ["127.0.0.2"]
+    discovery_zone(z)
     return z
+
+
+WEB = web.HTTPS_ADDRESS
+HTTPS_NAMES = [
+    "good.lab.test",
+    "autoconfig.good.lab.test",
+    "autodiscover.good.lab.test",
+    "autoconfig.closed.lab.test",
+    "autoconfig.disagree.lab.test",
+    "autoconfig.bomb.lab.test",
+    "autoconfig.huge.lab.test",
+]
+
+
+def discovery_zone(z: servers.Zone) -> None:
+    for name in HTTPS_NAMES:
+        z.hosts[name] = [WEB]
+    z.hosts["autoconfig.plainhttp.lab.test"] = [web.HTTP_ONLY_ADDRESS]
+    for domain in ("good", "closed", "disagree", "plainhttp", "bomb", "huge", "srvad"):
+        z.mx.append((f"{domain}.lab.test", "mail.lab.test", 10))
+    good = "good.lab.test"
+    z.srv += [
+        (f"_imaps._tcp.{good}", "mail.lab.test", 993, 0, 10),
+        (f"_pop3s._tcp.{good}", "mail.lab.test", 995, 0, 10),
+        (f"_submissions._tcp.{good}", "mail.lab.test", 465, 0, 10),
+        (f"_submission._tcp.{good}", "mail.lab.test", 587, 10, 10),
+        ("_imaps._tcp.disagree.lab.test", "mail.lab.test", 993, 0, 10),
+        ("_autodiscover._tcp.srvad.lab.test", "autodiscover.good.lab.test", 443, 0, 10),
+    ]
+    z.srv_none = [f"_imap._tcp.{good}", f"_pop3._tcp.{good}"]  # "." : not offered
+    z.txt += [
+        (good, "v=spf1 mx -all"),
+        (f"_dmarc.{good}", "v=DMARC1; p=reject"),
+        ("disagree.lab.test", "v=spf1 mx include: -all"),
+    ]  # a broken SPF record
+
+
+def web_files() -> dict[str, str]:
+    full = web.autoconfig(
+        ("mail.lab.test", 993, "SSL"),
+        [("mail.lab.test", 465, "SSL"), ("mail.lab.test", 587, "STARTTLS")],
+        pop3=("mail.lab.test", 995, "SSL"),
+    )
+    config = "mail/config-v1.1.xml"
+    return {
+        f"autoconfig.good.lab.test/{config}": full,
+        f"good.lab.test/.well-known/autoconfig/{config}": full,
+        "autodiscover.good.lab.test/autodiscover/autodiscover.xml": web.autodiscover(
+            [("IMAP", "mail.lab.test", 993, "on"), ("SMTP", "mail.lab.test", 465, "on")]
+        ),
+        f"autoconfig.closed.lab.test/{config}": web.autoconfig(
+            ("mail.lab.test", 1993, "SSL"), [("mail.lab.test", 465, "SSL")]
+        ),
+        f"autoconfig.disagree.lab.test/{config}": web.autoconfig(
+            ("legacy.lab.test", 993, "SSL"), [("mail.lab.test", 465, "SSL")]
+        ),
+        f"autoconfig.plainhttp.lab.test/{config}": full,
+        f"autoconfig.bomb.lab.test/{config}": web.BOMB,
+        f"autoconfig.huge.lab.test/{config}": "<clientConfig>"
+        + "<x/>" * 1_300_000
+        + "</clientConfig>",
+    }
 
 
 def start(root: Path) -> Lab:
     names = {scenario: name for scenario, (name, _) in HOSTS.items()}
-    lab = Lab(root, pki.build(root / "pki", names))
+    lab = Lab(root, pki.build(root / "pki", names, HTTPS_NAMES))
     pairs = lab.pki.pairs
     try:
         lab.processes.append(servers.start_dnsmasq(zone(), *DNS, root, "lab.test"))
@@ -113,6 +188,7 @@ def start(root: Path) -> Lab:
                 {"smtpd_tls_security_level": "none", "smtpd_sasl_auth_enable": "no"},
             ),
         ]
+        lab.processes.append(web.start_nginx(root, pairs["web"], web_files()))
         socket_path = servers.dovecot_auth_socket(main, root)
         lab.processes.append(servers.start_postfix(listeners, pairs["good"], socket_path, root))
     except BaseException:

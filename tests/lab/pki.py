@@ -213,7 +213,7 @@ class LabPki:
     pairs: dict[str, Pair]
 
 
-def build(directory: Path, hosts: dict[str, str]) -> LabPki:
+def build(directory: Path, hosts: dict[str, str], web_names: list[str]) -> LabPki:
     """hosts: scenario -> host name. Returns the files every lab server needs."""
     directory.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
@@ -255,5 +255,6 @@ def build(directory: Path, hosts: dict[str, str]) -> LabPki:
         ),
         "chainless": write_pair(directory, "chainless", leaf("chainless"), []),
         "weak": weak_pair(directory, hosts["legacy"], inter),
+        "web": write_pair(directory, "web", make_leaf(web_names, inter), [inter]),
     }
     return LabPki(directory / "root.pem", directory / "bundle.pem", pairs)

@@ -323,6 +323,7 @@ class Zone:
     srv: list[tuple[str, str, int, int, int]] = field(default_factory=list)
     txt: list[tuple[str, str]] = field(default_factory=list)
     cname: list[tuple[str, str]] = field(default_factory=list)
+    srv_none: list[str] = field(default_factory=list)  # SRV with target "." (not offered)
 
 
 def start_dnsmasq(zone: Zone, address: str, port: int, root: Path, local: str) -> Process:
@@ -348,6 +349,8 @@ def start_dnsmasq(zone: Zone, address: str, port: int, root: Path, local: str) -
         args.append(f"--mx-host={domain},{host},{preference}")
     for name, target, srv_port, priority, weight in zone.srv:
         args.append(f"--srv-host={name},{target},{srv_port},{priority},{weight}")
+    for name in zone.srv_none:
+        args.append(f"--srv-host={name}")
     for name, text in zone.txt:
         args.append(f"--txt-record={name},{text}")
     for alias, target in zone.cname:

@@ -1,0 +1,1 @@
+"""The helpdesk check: discovery, verification against the real servers, verdict."""

@@ -1,0 +1,60 @@
+"""What a check found: each candidate with its probe, the winners, the verdict."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from diag.check.domain import DomainChecks
+from diag.discovery.model import DiscoveryReport, Merged
+from diag.model import Finding, ServiceResult, exit_code_for
+
+
+@dataclass
+class Checked:
+    merged: Merged
+    result: ServiceResult | None  # None: not probed (no network)
+    dns_definite: bool = True  # False: the host's DNS did not answer (unknown, not broken)
+
+    @property
+    def usable(self) -> bool:
+        return self.result is not None and self.result.usable
+
+    @property
+    def trusted_name(self) -> bool:
+        tls = self.result.tls if self.result else None
+        return bool(tls and tls.trust and tls.trust.trusted and tls.trust.hostname_matches)
+
+    @property
+    def label(self) -> str:
+        c = self.merged.candidate
+        return f"{c.protocol}/{c.port} {c.host}"
+
+
+@dataclass
+class Setting:
+    protocol: str
+    host: str
+    port: int
+    security: str  # tls, starttls, plain
+    username: str  # "address" or "localpart"
+    username_value: str | None
+    auth: list[str]
+    verified: bool  # probed and working
+    trusted: bool  # certificate trusted and valid for the host name
+    sources: list[str]
+
+
+@dataclass
+class CheckReport:
+    discovery: DiscoveryReport
+    domain: DomainChecks | None
+    checked: list[Checked]
+    incoming: list[Setting]
+    outgoing: list[Setting]
+    findings: list[Finding] = field(default_factory=list)
+    live: bool = True  # False: no network, nothing was probed
+    elapsed_ms: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code_for(self.findings, checked=self.live)

@@ -1,0 +1,128 @@
+"""`maildiag discover` and `maildiag check`: options in, report out, rendered."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from diag.commands.probe import check_timeout
+from diag.discovery.discover import DiscoveryOptions
+from diag.errors import BadInput
+from diag.net.dns import Nameserver
+
+
+def options(
+    *,
+    timeout: float,
+    ca_file: Path | None,
+    nameserver: str | None,
+    ispdb_url: str | None,
+    providers_dirs: list[Path],
+    guess: bool,
+) -> DiscoveryOptions:
+    if ispdb_url and not ispdb_url.startswith(("https://", "http://")):
+        raise BadInput(f"--ispdb-url must be an http(s) URL, not {ispdb_url!r}")
+    if ca_file is not None and not ca_file.is_file():
+        raise BadInput(f"--ca-file {ca_file}: no such file")
+    return DiscoveryOptions(
+        timeout=check_timeout(timeout),
+        ca_file=ca_file,
+        nameserver=Nameserver.parse(nameserver) if nameserver else None,
+        ispdb_url=ispdb_url,
+        providers_dirs=tuple(providers_dirs),
+        guess=guess,
+    )
+
+
+def run_discover(
+    text: str, opts: DiscoveryOptions, *, as_json: bool, export: str | None, output: Path | None
+) -> int:
+    from diag.discovery.discover import discover
+    from diag.providers.lookup import parse_query
+
+    parse_query(text)
+    report = asyncio.run(discover(text, opts))
+    if export:
+        from diag.check.model import Checked
+        from diag.check.rank import rank
+
+        unverified = [Checked(m, None) for m in report.merged()]
+        settings = [
+            s
+            for p in ("imap", "pop3", "smtp")
+            for s in rank(unverified, p, report.address, live=False)
+        ]
+        _export(export, report.domain, report.address, report.provider_name, settings, output)
+        return 0 if settings else 3
+    if as_json:
+        from diag.render.jsonout import discovery_data, dumps
+
+        print(dumps(discovery_data(report)))
+    else:
+        from rich.console import Console
+
+        from diag.render.check_view import render_discovery
+
+        render_discovery(report, Console())
+    return 0 if report.dns_reachable else 3
+
+
+def run_check(
+    text: str,
+    opts: DiscoveryOptions,
+    *,
+    legacy_tls: bool,
+    as_json: bool,
+    export: str | None,
+    output: Path | None,
+) -> int:
+    from diag.check.run import check
+    from diag.providers.lookup import parse_query
+
+    parse_query(text)
+    report = asyncio.run(check(text, opts, legacy_tls=legacy_tls))
+    if export:
+        _export(
+            export,
+            report.discovery.domain,
+            report.discovery.address,
+            report.discovery.provider_name,
+            report.incoming + report.outgoing,
+            output,
+        )
+    elif as_json:
+        from diag.render.jsonout import check_data, dumps
+
+        print(dumps(check_data(report)))
+    else:
+        from rich.console import Console
+
+        from diag.render.check_view import render_check
+
+        render_check(report, Console())
+    return report.exit_code
+
+
+def _export(
+    fmt: str, domain: str, address: str | None, name: str | None, settings, output: Path | None
+) -> None:
+    from diag.discovery.model import Candidate
+    from diag.exports import ExportInput, export
+    from diag.model import Security
+
+    best = []
+    for protocol in ("imap", "pop3", "smtp"):
+        best += [s for s in settings if s.protocol == protocol][:1]
+    if not best:
+        raise BadInput(f"nothing to export: no settings found for {domain}")
+    candidates = tuple(
+        Candidate(s.protocol, s.host, s.port, Security(s.security), s.username, tuple(s.auth))
+        for s in best
+    )
+    text = export(fmt, ExportInput(domain, address, name or domain, candidates))
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        print(f"wrote {output}", file=sys.stderr)

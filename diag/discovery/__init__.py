@@ -1,0 +1,1 @@
+"""Discovery: every published or guessable mail setting for a domain, with provenance."""

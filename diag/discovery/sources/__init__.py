@@ -1,0 +1,30 @@
+"""One module per discovery source; each returns SourceResult values and never raises."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from diag.discovery.model import Candidate
+from diag.model import Security
+
+SOCKETS = {"ssl": Security.TLS, "starttls": Security.STARTTLS, "plain": Security.PLAIN}
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every source needs: the query, the resolver, the limits."""
+
+    domain: str
+    address: str | None
+    resolver: object
+    timeout: float
+    ca_file: Path | None = None
+    ispdb_url: str | None = None
+
+
+def candidates_from_provider(provider, domain: str) -> list[Candidate]:
+    return [
+        Candidate(s.protocol, s.host_for(domain), s.port, SOCKETS[s.socket], s.username, s.auth)
+        for s in (*provider.incoming, *provider.outgoing)
+    ]

@@ -1,0 +1,66 @@
+"""Thunderbird-style autoconfig: the domain's own files, then the ISPDB if configured.
+
+HTTPS first (autoconfig.DOMAIN and DOMAIN/.well-known); plain HTTP only when both fail,
+and flagged: a configuration fetched without TLS can be forged on the way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import quote
+
+from diag.discovery.model import SourceResult
+from diag.discovery.sources import Context, candidates_from_provider
+from diag.errors import BadInput
+from diag.net.http import HttpError, fetch
+from diag.providers.autoconfig import read
+
+
+def urls(ctx: Context) -> dict[str, str]:
+    query = f"?emailaddress={quote(ctx.address, safe='@')}" if ctx.address else ""
+    return {
+        "autoconfig": f"https://autoconfig.{ctx.domain}/mail/config-v1.1.xml{query}",
+        "autoconfig-wellknown": f"https://{ctx.domain}/.well-known/autoconfig/mail/config-v1.1.xml",
+        "autoconfig-http": f"http://autoconfig.{ctx.domain}/mail/config-v1.1.xml{query}",
+    }
+
+
+async def from_autoconfig(ctx: Context) -> list[SourceResult]:
+    locations = urls(ctx)
+    secure = await asyncio.gather(
+        _one(ctx, "autoconfig", locations["autoconfig"]),
+        _one(ctx, "autoconfig-wellknown", locations["autoconfig-wellknown"]),
+    )
+    if any(r.status == "found" for r in secure):
+        return list(secure)
+    fallback = await _one(ctx, "autoconfig-http", locations["autoconfig-http"])
+    fallback.insecure = fallback.status == "found"
+    return [*secure, fallback]
+
+
+async def from_ispdb(ctx: Context) -> SourceResult:
+    if not ctx.ispdb_url:
+        return SourceResult("ispdb", "", "skipped", "no --ispdb-url given")
+    return await _one(ctx, "ispdb", f"{ctx.ispdb_url.rstrip('/')}/{ctx.domain}")
+
+
+async def _one(ctx: Context, source: str, url: str) -> SourceResult:
+    try:
+        response = await fetch(url, resolver=ctx.resolver, timeout=ctx.timeout, ca_file=ctx.ca_file)
+    except HttpError as exc:
+        return SourceResult(source, url, "not_found" if exc.no_server else "error", str(exc))
+    except BadInput as exc:
+        return SourceResult(source, url, "error", str(exc))
+    if response.status == 404 or response.status == 410:
+        return SourceResult(source, url, "not_found", f"HTTP {response.status}")
+    if response.status != 200:
+        return SourceResult(source, url, "error", f"HTTP {response.status}")
+    try:
+        providers = read(response.body, url)
+    except BadInput as exc:
+        return SourceResult(source, url, "error", str(exc))
+    candidates = [c for p in providers for c in candidates_from_provider(p, ctx.domain)]
+    detail = f"redirected to {response.url}" if response.redirects else ""
+    return SourceResult(
+        source, response.url, "found", detail, insecure=not response.secure, candidates=candidates
+    )

@@ -1,0 +1,27 @@
+"""The provider database, by domain and then by the domain's MX hosts."""
+
+from __future__ import annotations
+
+from diag.discovery.model import SourceResult
+from diag.discovery.sources import Context, candidates_from_provider
+
+
+def from_database(ctx: Context, database, mx_hosts: list[str]) -> tuple[SourceResult, object]:
+    provider = database.by_domain(ctx.domain)
+    via = f"domain {ctx.domain}" if provider else None
+    if provider is None:
+        for host in mx_hosts:
+            provider = database.by_mx(host)
+            if provider is not None:
+                via = f"MX host {host}"
+                break
+    if provider is None:
+        return SourceResult("provider-db", ctx.domain, "not_found"), None
+    result = SourceResult(
+        "provider-db",
+        ctx.domain,
+        "found",
+        f"{provider.name} (by {via})",
+        candidates=candidates_from_provider(provider, ctx.domain),
+    )
+    return result, provider

@@ -1,0 +1,53 @@
+"""DNS SRV records for mail clients: RFC 6186 (_imap, _pop3, _submission) and RFC 8314
+(_imaps, _pop3s, _submissions). A target of "." says the service is not offered."""
+
+from __future__ import annotations
+
+import asyncio
+
+from diag.discovery.model import Candidate, SourceResult
+from diag.discovery.sources import Context
+from diag.model import Security
+from diag.net.dns import LookupFailed, query
+
+SERVICES = {
+    "_imaps._tcp": ("imap", Security.TLS),
+    "_imap._tcp": ("imap", Security.STARTTLS),
+    "_pop3s._tcp": ("pop3", Security.TLS),
+    "_pop3._tcp": ("pop3", Security.STARTTLS),
+    "_submissions._tcp": ("smtp", Security.TLS),
+    "_submission._tcp": ("smtp", Security.STARTTLS),
+}
+
+
+async def from_srv(ctx: Context) -> list[SourceResult]:
+    names = [f"{label}.{ctx.domain}" for label in SERVICES]
+    answers = await asyncio.gather(*(_lookup(ctx, n) for n in names))
+    return [r for r in answers if r.status != "not_found"] or [
+        SourceResult("srv", f"_*._tcp.{ctx.domain}", "not_found", "no mail SRV records")
+    ]
+
+
+async def _lookup(ctx: Context, name: str) -> SourceResult:
+    protocol, security = SERVICES[name.removesuffix(f".{ctx.domain}")]
+    try:
+        records = await query(ctx.resolver, name, "SRV")
+    except LookupFailed as exc:
+        if exc.kind == "nxdomain":
+            return SourceResult("srv", name, "not_found")
+        return SourceResult("srv", name, "error", str(exc))
+    if not records:
+        return SourceResult("srv", name, "not_found")
+    ordered = sorted(records, key=lambda r: (r.priority, -r.weight))  # RFC 2782 order
+    if len(ordered) == 1 and str(ordered[0].target) == ".":
+        return SourceResult("srv", name, "found", 'target ".": not offered (RFC 2782)')
+    candidates = [
+        Candidate(protocol, str(r.target).rstrip(".").lower(), r.port, security)
+        for r in ordered
+        if str(r.target) != "."
+    ]
+    detail = ", ".join(
+        f"{c.host}:{c.port} (priority {r.priority}, weight {r.weight})"
+        for c, r in zip(candidates, ordered, strict=False)
+    )
+    return SourceResult("srv", name, "found", detail, candidates=candidates)

@@ -1,0 +1,168 @@
+"""Rich views of discovery and of the helpdesk check: verdict and settings first."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from diag.check.model import CheckReport, Setting
+from diag.discovery.model import DiscoveryReport
+from diag.model import Severity
+from diag.render.terminal import VERDICT, _print_findings
+
+SECURITY = {"tls": "SSL/TLS", "starttls": "STARTTLS", "plain": "none"}
+AUTH = {"password": "normal password", "app-password": "app password", "oauth2": "OAuth2"}
+STATUS_STYLE = {"found": "green", "not_found": "dim", "error": "red", "skipped": "dim"}
+
+
+def verdict_line(report: CheckReport) -> Text:
+    word, style = VERDICT[report.exit_code]
+    domain = report.discovery.domain
+    errors = sum(1 for f in report.findings if f.severity is Severity.ERROR)
+    warnings = sum(1 for f in report.findings if f.severity is Severity.WARNING)
+    if not report.live:
+        summary = "live checks could not run (DNS did not answer); settings below are unverified"
+    elif not any(s.verified for s in report.incoming + report.outgoing):
+        summary = "the settings found could not be verified (their servers could not be resolved)"
+        if errors:
+            summary += f"; {errors} problem(s) to fix"
+    elif errors:
+        summary = f"{errors} problem(s) to fix" + (f", {warnings} warning(s)" if warnings else "")
+    elif warnings:
+        summary = f"mail works; {warnings} warning(s)"
+    else:
+        summary = "mail is set up right"
+    return Text.assemble((f"{word} ", style), (domain, "bold"), f": {summary}")
+
+
+def render_check(report: CheckReport, console: Console) -> None:
+    console.print(verdict_line(report))
+    _settings(report, console)
+    render_sources(report.discovery, console)
+    if report.live:
+        _services(report, console)
+    if report.domain:
+        _domain(report, console)
+    if report.live or report.findings:
+        _print_findings(report.findings, console)
+    console.print(Text(f"checked in {report.elapsed_ms / 1000:.2f} s", style="dim"))
+
+
+def _settings(report: CheckReport, console: Console) -> None:
+    table = Table(title="Recommended settings", title_justify="left", header_style="bold")
+    for column in ("", "protocol", "server", "port", "security", "username", "login", "state"):
+        table.add_column(column, overflow="fold")
+    rows = [("incoming", s) for s in report.incoming[:1]]
+    rows += [("incoming", s) for s in report.incoming if s.protocol == "pop3"][:1]
+    rows += [("outgoing", s) for s in report.outgoing[:1]]
+    if not rows:
+        console.print(Text("No working settings found.", style="bold red"))
+        return
+    for kind, setting in rows:
+        table.add_row(
+            kind,
+            setting.protocol.upper(),
+            setting.host,
+            str(setting.port),
+            SECURITY[setting.security],
+            _username(setting),
+            ", ".join(AUTH.get(a, a) for a in setting.auth) or "-",
+            _state(setting),
+        )
+    console.print(table)
+
+
+def _username(setting: Setting) -> str:
+    if setting.username_value:
+        return setting.username_value
+    return "full address" if setting.username == "address" else "part before @"
+
+
+def _state(setting: Setting) -> Text:
+    if not setting.verified:
+        return Text("unverified", style="yellow")
+    if not setting.trusted:
+        return Text("works, certificate problem", style="yellow")
+    return Text("verified", style="green")
+
+
+def render_sources(report: DiscoveryReport, console: Console) -> None:
+    table = Table(title="Sources", title_justify="left", header_style="bold")
+    for column in ("source", "location", "status", "says"):
+        table.add_column(column, overflow="fold")
+    for source in report.sources:
+        says = ", ".join(f"{c.protocol.upper()} {c.host}:{c.port}" for c in source.candidates[:4])
+        if len(source.candidates) > 4:
+            says += f" (+{len(source.candidates) - 4})"
+        detail = source.detail if source.status != "found" or not says else says
+        status = source.status + (" (HTTP!)" if source.insecure else "")
+        table.add_row(
+            source.source, source.location, Text(status, STATUS_STYLE[source.status]), detail
+        )
+    console.print(table)
+
+
+def render_discovery(report: DiscoveryReport, console: Console) -> None:
+    provider = f"{report.provider_name} (by {report.provider_via})" if report.provider_name else "-"
+    console.print(
+        Text.assemble(
+            ("Discovery ", "bold"),
+            report.domain,
+            f"  provider: {provider}  MX: {', '.join(report.mx_hosts) or '-'}",
+        )
+    )
+    render_sources(report, console)
+    table = Table(title="Candidates", title_justify="left", header_style="bold")
+    for column in ("protocol", "server", "port", "security", "username", "sources"):
+        table.add_column(column, overflow="fold")
+    for entry in report.merged():
+        c = entry.candidate
+        table.add_row(
+            c.protocol.upper(),
+            c.host,
+            str(c.port),
+            SECURITY[c.security.value],
+            c.username or "-",
+            ", ".join(entry.sources),
+        )
+    console.print(table)
+
+
+def _services(report: CheckReport, console: Console) -> None:
+    table = Table(title="Servers tested", title_justify="left", header_style="bold")
+    for column in ("service", "sources", "result", "TLS", "certificate", "login after TLS"):
+        table.add_column(column, overflow="fold")
+    for c in report.checked:
+        r = c.result
+        if r is None:
+            continue
+        tls = r.tls
+        cert = "-"
+        if tls and tls.trust:
+            cert = "trusted" if tls.trust.trusted else "untrusted"
+            cert += "" if tls.trust.hostname_matches else ", wrong name"
+        worst = max((f.severity.rank for f in r.findings), default=-1)
+        result = "works" if c.usable else r.reachability.value if not r.greeting else "fails"
+        style = "green" if c.usable and worst < 1 else "yellow" if c.usable else "red"
+        auth = " ".join(r.after_tls.auth.mechanisms) if r.after_tls else "-"
+        table.add_row(
+            c.label,
+            ", ".join(c.merged.sources),
+            Text(result, style),
+            tls.version if tls and tls.ok else "-",
+            cert,
+            auth or "-",
+        )
+    console.print(table)
+
+
+def _domain(report: CheckReport, console: Console) -> None:
+    d = report.domain
+    lines = [f"MX: {', '.join(d.mx.hosts) or ('null MX' if d.mx.null else 'none')}"]
+    for label, record in (("SPF", d.spf), ("DMARC", d.dmarc)):
+        value = " | ".join(record.records) or ("(lookup failed)" if record.lookup_error else "none")
+        lines.append(f"{label}: {value}")
+    console.print(Text("Domain", style="bold underline"))
+    for line in lines:
+        console.print(f"  {line}", highlight=False)
