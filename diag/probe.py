@@ -98,6 +98,7 @@ async def probe_services(
     store=None,
     resolver=None,
     limiter: asyncio.Semaphore | None = None,
+    dns_result: DnsResult | None = None,
 ) -> ProbeReport:
     """Probe `specs` on one host at once; `limiter` bounds connections shared with others."""
     from diag.findings.analyze import host_findings, service_findings
@@ -107,7 +108,7 @@ async def probe_services(
     clock = time.perf_counter()
     store = store or system_store().extended(options.ca_file)
     resolver = resolver or make_resolver(options.nameserver, options.timeout)
-    dns_result = await resolve_addresses(resolver, host)
+    dns_result = dns_result or await resolve_addresses(resolver, host)
     if not dns_result.addresses:
         services = [
             ServiceResult(spec=s, explicit=explicit, reachability=Reachability.DNS_FAILURE)

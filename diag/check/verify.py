@@ -1,35 +1,65 @@
-"""Probe every candidate, host by host, through one bounded pool of connections."""
+"""Probe candidates as they are discovered, through one bounded pool of connections.
+
+Each host is resolved once, whatever the number of its candidates; each candidate is
+probed once, whichever sources name it.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
 
 from diag.check.model import Checked
-from diag.discovery.model import Merged
-from diag.model import ServiceSpec
+from diag.discovery.model import Candidate, Merged
+from diag.model import DnsResult, ServiceResult, ServiceSpec
+from diag.net.dns import resolve_addresses
 from diag.probe import ProbeOptions, probe_services
 
 MAX_CONNECTIONS = 16
 
 
-async def verify(merged: list[Merged], options: ProbeOptions, resolver, store) -> list[Checked]:
-    limiter = asyncio.Semaphore(MAX_CONNECTIONS)
-    by_host: dict[str, list[Merged]] = defaultdict(list)
-    for entry in merged:
-        by_host[entry.candidate.host].append(entry)
+class Verifier:
+    def __init__(self, options: ProbeOptions, resolver, store) -> None:
+        self._options = options
+        self._resolver = resolver
+        self._store = store
+        self._limiter = asyncio.Semaphore(MAX_CONNECTIONS)
+        self._hosts: dict[str, asyncio.Task[DnsResult]] = {}
+        self._probes: dict[tuple, asyncio.Task[tuple[ServiceResult, bool]]] = {}
 
-    async def one_host(host: str, entries: list[Merged]) -> list[Checked]:
-        specs = [
-            ServiceSpec(e.candidate.protocol, e.candidate.port, e.candidate.security)
-            for e in entries
-        ]
+    def start(self, candidates: list[Candidate]) -> None:
+        """Schedule probes now; callable from discovery's on_found hook."""
+        for candidate in candidates:
+            key = (*candidate.key, candidate.security)
+            if key not in self._probes:
+                self._probes[key] = asyncio.ensure_future(self._probe(candidate))
+
+    async def results(self, merged: list[Merged]) -> list[Checked]:
+        self.start([m.candidate for m in merged])
+        out = []
+        for entry in merged:
+            c = entry.candidate
+            result, definite = await self._probes[(*c.key, c.security)]
+            out.append(Checked(entry, result, definite))
+        return out
+
+    def cancel(self) -> None:
+        for task in [*self._probes.values(), *self._hosts.values()]:
+            task.cancel()
+
+    async def _probe(self, candidate: Candidate) -> tuple[ServiceResult, bool]:
+        host = candidate.host
+        if host not in self._hosts:
+            self._hosts[host] = asyncio.ensure_future(resolve_addresses(self._resolver, host))
+        dns_result = await self._hosts[host]
+        spec = ServiceSpec(candidate.protocol, candidate.port, candidate.security)
         report = await probe_services(
-            host, specs, options, explicit=True, store=store, resolver=resolver, limiter=limiter
+            host,
+            [spec],
+            self._options,
+            explicit=True,
+            store=self._store,
+            resolver=self._resolver,
+            limiter=self._limiter,
+            dns_result=dns_result,
         )
-        definite = report.dns.answered
-        return [Checked(e, r, definite) for e, r in zip(entries, report.services, strict=True)]
-
-    results = await asyncio.gather(*(one_host(h, e) for h, e in by_host.items()))
-    order = {id(e): i for i, e in enumerate(merged)}
-    return sorted((c for group in results for c in group), key=lambda c: order[id(c.merged)])
+        return report.services[0], dns_result.answered
