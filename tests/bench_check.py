@@ -12,12 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import shutil
-import statistics
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -26,26 +21,15 @@ from diag.check.run import check
 from diag.discovery.discover import DiscoveryOptions, discover
 from diag.net.dns import Nameserver
 from diag.probe import ProbeOptions, probe_host
-from tests.lab import DNS, start
-
-
-def median_ms(action, runs: int) -> float:
-    samples = []
-    for _ in range(runs):
-        begin = time.perf_counter()
-        action()
-        samples.append(time.perf_counter() - begin)
-    return statistics.median(samples) * 1000
+from tests.lab import DNS
+from tests.lab.bench import median_ms, running_lab
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="maildiag-bench-"))
-    os.chmod(root, 0o755)
-    lab = start(root)
-    try:
+    with running_lab() as lab:
         ns = Nameserver(*DNS)
         opts = DiscoveryOptions(timeout=5, ca_file=lab.pki.root_file, nameserver=ns)
         target = "someone@good.lab.test"
@@ -87,9 +71,6 @@ def main() -> None:
             f"({slowest}) = {whole / steps[slowest]:.2f}, check/sequential = "
             f"{whole / sequential:.2f}"
         )
-    finally:
-        lab.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -13,13 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import shutil
-import statistics
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -27,16 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from diag.net.dns import Nameserver
 from diag.probe import ProbeOptions, probe_host
 from diag.protocols import SERVICES
-from tests.lab import DNS, start
-
-
-def median_seconds(action, runs: int) -> float:
-    samples = []
-    for _ in range(runs):
-        begin = time.perf_counter()
-        action()
-        samples.append(time.perf_counter() - begin)
-    return statistics.median(samples)
+from tests.lab import DNS
+from tests.lab.bench import median_ms, running_lab
 
 
 def main() -> None:
@@ -44,29 +31,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
 
-    root = Path(tempfile.mkdtemp(prefix="maildiag-bench-"))
-    os.chmod(root, 0o755)
-    lab = start(root)
-    try:
+    with running_lab() as lab:
         host = lab.host("good")
         base = {"timeout": 5.0, "ca_file": lab.pki.root_file, "nameserver": Nameserver(*DNS)}
 
-        def all_at_once() -> None:
-            report = asyncio.run(probe_host(host, ProbeOptions(**base)))
-            assert report.exit_code == 0, report.all_findings
-
-        def all_without_legacy() -> None:
-            asyncio.run(probe_host(host, ProbeOptions(legacy_tls=False, **base)))
-
-        def one_without_legacy(port: int) -> None:
-            asyncio.run(probe_host(host, ProbeOptions(ports=(port,), legacy_tls=False, **base)))
-
-        def one(port: int) -> None:
-            asyncio.run(probe_host(host, ProbeOptions(ports=(port,), **base)))
+        def probe(legacy: bool = True, **narrow) -> None:
+            asyncio.run(probe_host(host, ProbeOptions(legacy_tls=legacy, **narrow, **base)))
 
         def one_after_another() -> None:
             for spec in SERVICES:
-                one(spec.port)
+                probe(ports=(spec.port,))
 
         cli = [
             sys.executable,
@@ -93,47 +67,42 @@ def main() -> None:
             "-brief",
         ]
 
-        all_at_once()  # warm up: trust store, imports
-        concurrent = median_seconds(all_at_once, args.runs)
-        sequential = median_seconds(one_after_another, args.runs)
-        singles = {s.label: median_seconds(lambda p=s.port: one(p), args.runs) for s in SERVICES}
-        command = median_seconds(
-            lambda: subprocess.run(cli, capture_output=True, check=True), args.runs
+        probe()  # warm up: trust store, imports
+        runs = args.runs
+        at_once = median_ms(probe, runs)
+        sequential = median_ms(one_after_another, runs)
+        singles = {s.label: median_ms(lambda p=s.port: probe(ports=(p,)), runs) for s in SERVICES}
+        lean = median_ms(lambda: probe(legacy=False), runs)
+        lean_slowest = max(
+            median_ms(lambda p=s.port: probe(False, ports=(p,)), runs) for s in SERVICES
         )
-        s_client = median_seconds(
-            lambda: subprocess.run(openssl, input=b"", capture_output=True, check=True),
-            args.runs,
+        command = median_ms(lambda: subprocess.run(cli, capture_output=True, check=True), runs)
+        s_client = median_ms(
+            lambda: subprocess.run(openssl, input=b"", capture_output=True, check=True), runs
         )
         slowest_label = max(singles, key=singles.get)
         slowest = singles[slowest_label]
-        lean = median_seconds(all_without_legacy, args.runs)
-        lean_slowest = max(
-            median_seconds(lambda p=s.port: one_without_legacy(p), args.runs) for s in SERVICES
-        )
 
-        print(f"maildiag probe benchmark: {host}, 7 services, median of {args.runs} runs")
-        print(f"  all 7 at once (in-process)         {concurrent * 1000:8.1f} ms")
+        print(f"maildiag probe benchmark: {host}, 7 services, median of {runs} runs")
+        print(f"  all 7 at once (in-process)         {at_once:8.1f} ms")
         print(
-            f"  one after another (in-process)     {sequential * 1000:8.1f} ms"
-            f"   ratio at-once/sequential = {concurrent / sequential:.2f}"
+            f"  one after another (in-process)     {sequential:8.1f} ms"
+            f"   ratio at-once/sequential = {at_once / sequential:.2f}"
         )
         print(
-            f"  slowest single service ({slowest_label:9}) {slowest * 1000:8.1f} ms"
-            f"   ratio at-once/slowest    = {concurrent / slowest:.2f}"
+            f"  slowest single service ({slowest_label:9}) {slowest:8.1f} ms"
+            f"   ratio at-once/slowest    = {at_once / slowest:.2f}"
         )
         print(
-            f"  all 7 at once, --no-legacy-tls     {lean * 1000:8.1f} ms"
+            f"  all 7 at once, --no-legacy-tls     {lean:8.1f} ms"
             f"   ratio at-once/slowest    = {lean / lean_slowest:.2f}"
-            f" (slowest {lean_slowest * 1000:.1f} ms)"
+            f" (slowest {lean_slowest:.1f} ms)"
         )
-        print(f"  `maildiag probe` command           {command * 1000:8.1f} ms")
+        print(f"  `maildiag probe` command           {command:8.1f} ms")
         print(
-            f"  `openssl s_client` imap/993 only   {s_client * 1000:8.1f} ms"
+            f"  `openssl s_client` imap/993 only   {s_client:8.1f} ms"
             f"   ratio maildiag/s_client  = {command / s_client:.2f}"
         )
-    finally:
-        lab.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ those into a `ProtocolError` (or `StepTimeout`) the probe can record, never a ha
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import socket
 import ssl
@@ -45,13 +46,22 @@ class Connection:
         self._writer = writer
         self.local_address: str = writer.get_extra_info("sockname")[0]
 
+    @contextlib.asynccontextmanager
+    async def _step(self, deadline: float, late: str):
+        """One bounded step: a deadline, and every way the peer can fail as one outcome."""
+        try:
+            async with asyncio.timeout_at(deadline):
+                yield
+        except TimeoutError:
+            raise StepTimeout(late) from None
+        except (ConnectionError, OSError, ssl.SSLError) as exc:
+            raise ProtocolError(f"connection lost: {describe_os_error(exc)}") from None
+
     async def read_line(self, deadline: float) -> str:
         """One CRLF- or LF-terminated line, decoded leniently, without its terminator."""
         try:
-            async with asyncio.timeout_at(deadline):
+            async with self._step(deadline, "no complete line before the deadline"):
                 raw = await self._reader.readuntil(b"\n")
-        except TimeoutError:
-            raise StepTimeout("no complete line before the deadline") from None
         except asyncio.LimitOverrunError:
             raise ProtocolError(f"line longer than {LINE_LIMIT} bytes") from None
         except asyncio.IncompleteReadError as exc:
@@ -60,57 +70,34 @@ class Connection:
                     f"connection closed in the middle of a line: {_show(exc.partial)}"
                 ) from None
             raise ProtocolError("connection closed by the server") from None
-        except (ConnectionError, OSError, ssl.SSLError) as exc:
-            raise ProtocolError(f"connection lost: {describe_os_error(exc)}") from None
         return raw.rstrip(b"\r\n").decode("utf-8", errors="replace")
 
     async def read_exactly(self, size: int, deadline: float) -> bytes:
         try:
-            async with asyncio.timeout_at(deadline):
+            async with self._step(deadline, "the rest of the reply did not come in time"):
                 return await self._reader.readexactly(size)
-        except TimeoutError:
-            raise StepTimeout("the rest of the reply did not come in time") from None
         except asyncio.IncompleteReadError:
             raise ProtocolError("connection closed before the end of the reply") from None
-        except (ConnectionError, OSError, ssl.SSLError) as exc:
-            raise ProtocolError(f"connection lost: {describe_os_error(exc)}") from None
 
     async def read_to_eof(self, limit: int, deadline: float) -> bytes:
         """Everything until the peer closes, refusing more than `limit` bytes."""
         chunks: list[bytes] = []
         size = 0
-        try:
-            async with asyncio.timeout_at(deadline):
-                while chunk := await self._reader.read(65536):
-                    size += len(chunk)
-                    if size > limit:
-                        raise ProtocolError(f"reply larger than {limit} bytes")
-                    chunks.append(chunk)
-        except TimeoutError:
-            raise StepTimeout("the rest of the reply did not come in time") from None
-        except (ConnectionError, OSError, ssl.SSLError) as exc:
-            raise ProtocolError(f"connection lost: {describe_os_error(exc)}") from None
+        async with self._step(deadline, "the rest of the reply did not come in time"):
+            while chunk := await self._reader.read(65536):
+                size += len(chunk)
+                if size > limit:
+                    raise ProtocolError(f"reply larger than {limit} bytes")
+                chunks.append(chunk)
         return b"".join(chunks)
 
     async def send_bytes(self, data: bytes, deadline: float) -> None:
-        try:
+        async with self._step(deadline, "the server did not accept our data in time"):
             self._writer.write(data)
-            async with asyncio.timeout_at(deadline):
-                await self._writer.drain()
-        except TimeoutError:
-            raise StepTimeout("the server did not accept our request in time") from None
-        except (ConnectionError, OSError, ssl.SSLError) as exc:
-            raise ProtocolError(f"connection lost: {describe_os_error(exc)}") from None
+            await self._writer.drain()
 
     async def send(self, line: str, deadline: float) -> None:
-        try:
-            self._writer.write(line.encode("ascii") + b"\r\n")
-            async with asyncio.timeout_at(deadline):
-                await self._writer.drain()
-        except TimeoutError:
-            raise StepTimeout("the server did not accept our command in time") from None
-        except (ConnectionError, OSError, ssl.SSLError) as exc:
-            raise ProtocolError(f"connection lost: {describe_os_error(exc)}") from None
+        await self.send_bytes(line.encode("ascii") + b"\r\n", deadline)
 
     async def start_tls(
         self, context: ssl.SSLContext, server_hostname: str | None, deadline: float
