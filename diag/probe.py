@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from diag.errors import BadInput
 from diag.model import (
@@ -41,6 +42,9 @@ from diag.net.dns import Nameserver, make_resolver, resolve_addresses
 from diag.protocols import DIALECTS, SERVICES, dialect_for
 from diag.protocols.base import Dialect
 from diag.tls.context import LEGACY_VERSIONS, legacy_context, peer_chain_der, probe_context
+
+if TYPE_CHECKING:  # cryptography loads only when a handshake needs analysing
+    from diag.tls.trust import TrustStore
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -95,7 +99,7 @@ async def probe_services(
     options: ProbeOptions,
     *,
     explicit: bool,
-    store=None,
+    store: TrustStore | None = None,
     resolver=None,
     limiter: asyncio.Semaphore | None = None,
     dns_result: DnsResult | None = None,
@@ -143,7 +147,7 @@ async def probe_service(
     spec: ServiceSpec,
     explicit: bool,
     options: ProbeOptions,
-    store,
+    store: TrustStore,
 ) -> ServiceResult:
     clock = time.perf_counter()
     budget = Budget(options.timeout)
@@ -191,7 +195,7 @@ async def _session(
     spec: ServiceSpec,
     result: ServiceResult,
     budget: Budget,
-    store,
+    store: TrustStore,
 ) -> None:
     """One protocol session; every failure is recorded on `result`, none escapes."""
     dialect = dialect_for(spec.protocol)
@@ -260,7 +264,7 @@ async def _starttls(dialect: Dialect, conn: Connection, stage: Stage, budget: Bu
 
 
 async def _handshake(
-    conn: Connection, host: str, sni: str | None, budget: Budget, store
+    conn: Connection, host: str, sni: str | None, budget: Budget, store: TrustStore
 ) -> TlsInfo:
     try:
         ssl_object = await conn.start_tls(probe_context(), sni, budget.deadline())
@@ -277,7 +281,7 @@ async def _handshake(
     return info
 
 
-def _describe_chain(info: TlsInfo, der_chain: list[bytes], host: str, store) -> None:
+def _describe_chain(info: TlsInfo, der_chain: list[bytes], host: str, store: TrustStore) -> None:
     from diag.tls.certificate import describe
     from diag.tls.trust import assess, load_chain
 

@@ -40,7 +40,7 @@ def describe(cert: x509.Certificate, now: datetime | None = None) -> Certificate
         sha256=cert.fingerprint(hashes.SHA256()).hex(":").upper(),
         self_signed=is_self_signed(cert),
         is_ca=_is_ca(cert),
-        aia_ca_issuers=_ca_issuers(cert),
+        aia_ca_issuers=ca_issuer_urls(cert),
     )
 
 
@@ -107,7 +107,8 @@ def _is_ca(cert: x509.Certificate) -> bool:
         return False
 
 
-def _ca_issuers(cert: x509.Certificate) -> list[str]:
+def ca_issuer_urls(cert: x509.Certificate) -> list[str]:
+    """Where the issuer's certificate is published (AIA): browsers fetch it, mail clients don't."""
     try:
         aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
     except (x509.ExtensionNotFound, ValueError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import ipaddress
 import ssl
 import warnings
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from cryptography.x509 import verification
 from diag.errors import BadInput
 from diag.model import TrustResult
 from diag.tls import hostname
-from diag.tls.certificate import is_self_signed, subject_alt_names
+from diag.tls.certificate import ca_issuer_urls, is_self_signed, subject_alt_names
 
 
 @dataclass(frozen=True)
@@ -149,8 +150,6 @@ def _subject_for(leaf: x509.Certificate) -> verification.Subject | None:
         except ValueError:
             continue
     if ips:
-        import ipaddress
-
         return x509.IPAddress(ipaddress.ip_address(ips[0]))
     return None
 
@@ -171,9 +170,7 @@ def _issuer_unknown(leaf: x509.Certificate, store: TrustStore) -> bool:
 
 
 def _aia(leaf: x509.Certificate) -> str | None:
-    from diag.tls.certificate import _ca_issuers
-
-    urls = _ca_issuers(leaf)
+    urls = ca_issuer_urls(leaf)
     return urls[0] if urls else None
 
 
