@@ -147,6 +147,29 @@ def test_autodiscover_through_its_srv_record(lab):
 
 
 @pytest.mark.lab
+def test_redirects_are_followed_but_never_down_to_http(lab):
+    moved = asyncio.run(discover("x@moved.lab.test", options(lab)))
+    result = next(s for s in moved.sources if s.source == "autoconfig")
+    assert result.status == "found" and "redirected" in result.detail
+    assert result.location.startswith("https://autoconfig.good.lab.test/")
+    downgrade = asyncio.run(discover("x@downgrade.lab.test", options(lab)))
+    refused = next(s for s in downgrade.sources if s.source == "autoconfig")
+    assert refused.status == "error" and "HTTPS down to plain HTTP" in refused.detail
+
+
+@pytest.mark.lab
+def test_ispdb_source(lab):
+    report = asyncio.run(
+        discover("x@ispdbonly.lab.test", options(lab, ispdb_url="https://good.lab.test/ispdb"))
+    )
+    ispdb = next(s for s in report.sources if s.source == "ispdb")
+    assert ispdb.status == "found" and ispdb.location.endswith("/ispdb/ispdbonly.lab.test")
+    assert {(c.protocol, c.port) for c in ispdb.candidates} == {("imap", 993), ("smtp", 587)}
+    off = asyncio.run(discover("x@ispdbonly.lab.test", options(lab)))
+    assert next(s for s in off.sources if s.source == "ispdb").status == "skipped"
+
+
+@pytest.mark.lab
 def test_config_fetch_verifies_tls(lab):
     """Without the lab CA, the autoconfig server's certificate is not trusted: an error."""
     report = asyncio.run(

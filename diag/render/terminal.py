@@ -184,6 +184,13 @@ def _print_findings(findings: list[Finding], console: Console) -> None:
                 f"  [{where}] {message}",
             )
         )
-        if members[0].evidence:
-            console.print(Text(f"         evidence: {members[0].evidence}", style="dim"))
+        evidence = dict.fromkeys(m.evidence for m in members if m.evidence)
+        if len(evidence) == 1:
+            console.print(Text(f"         evidence: {next(iter(evidence))}", style="dim"))
+        else:
+            for m in members:
+                if m.evidence:
+                    console.print(
+                        Text(f"         evidence ({m.service}): {m.evidence}", style="dim")
+                    )
         console.print(Text(f"         fix: {fix}"))

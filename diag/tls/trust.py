@@ -186,7 +186,7 @@ def _clean(message: str) -> str:
     """cryptography's messages name Rust types; say what they mean, keep the original."""
     for marker, meaning in _REASONS:
         if marker in message:
-            return f"{meaning} ({message[:160]})"
+            return f"{meaning} ({marker})"
     return message.replace("validation failed: ", "").strip() or "the chain does not verify"
 
 

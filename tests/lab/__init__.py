@@ -26,6 +26,9 @@ Discovery scenarios (domains under lab.test, each with its own DNS and files):
     plainhttp   autoconfig only over plain HTTP
     bomb, huge  autoconfig is an entity bomb / 5 MB: refused quickly
     srvad       Autodiscover found through the _autodiscover._tcp SRV record
+    moved       autoconfig redirects (301) to good's file: followed
+    downgrade   autoconfig redirects from HTTPS to plain HTTP: refused
+    ispdbonly   known only to the lab's ISPDB (https://good.lab.test/ispdb/DOMAIN)
     workspace   MX at Google: the provider database answers; nomx: no MX; nothere: NXDOMAIN
 """
 
@@ -94,6 +97,8 @@ HTTPS_NAMES = [
     "autoconfig.disagree.lab.test",
     "autoconfig.bomb.lab.test",
     "autoconfig.huge.lab.test",
+    "autoconfig.moved.lab.test",
+    "autoconfig.downgrade.lab.test",
 ]
 
 
@@ -101,7 +106,18 @@ def discovery_zone(z: servers.Zone) -> None:
     for name in HTTPS_NAMES:
         z.hosts[name] = [WEB]
     z.hosts["autoconfig.plainhttp.lab.test"] = [web.HTTP_ONLY_ADDRESS]
-    for domain in ("good", "closed", "disagree", "plainhttp", "bomb", "huge", "srvad"):
+    for domain in (
+        "good",
+        "closed",
+        "disagree",
+        "plainhttp",
+        "bomb",
+        "huge",
+        "srvad",
+        "moved",
+        "downgrade",
+        "ispdbonly",
+    ):
         z.mx.append((f"{domain}.lab.test", "mail.lab.test", 10))
     good = "good.lab.test"
     z.srv += [
@@ -140,6 +156,10 @@ def web_files() -> dict[str, str]:
             ("legacy.lab.test", 993, "SSL"), [("mail.lab.test", 465, "SSL")]
         ),
         f"autoconfig.plainhttp.lab.test/{config}": full,
+        # An ISPDB-compatible server (--ispdb-url https://good.lab.test/ispdb): DOMAIN files.
+        "good.lab.test/ispdb/ispdbonly.lab.test": web.autoconfig(
+            ("mail.lab.test", 993, "SSL"), [("mail.lab.test", 587, "STARTTLS")]
+        ),
         f"autoconfig.bomb.lab.test/{config}": web.BOMB,
         f"autoconfig.huge.lab.test/{config}": "<clientConfig>"
         + "<x/>" * 1_300_000

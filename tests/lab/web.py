@@ -106,6 +106,13 @@ http {{
         ssl_certificate {pair.cert_file};
         ssl_certificate_key {pair.key_file};
         root {www}/$host;
+        # Redirect scenarios for the HTTP client: one followed, one refused (HTTPS to HTTP).
+        if ($host = autoconfig.moved.lab.test) {{
+            return 301 https://autoconfig.good.lab.test$request_uri;
+        }}
+        if ($host = autoconfig.downgrade.lab.test) {{
+            return 302 http://autoconfig.good.lab.test$request_uri;
+        }}
         # Autodiscover is a POST: serve the static response for it too.
         location / {{ error_page 405 =200 $uri; }}
     }}
