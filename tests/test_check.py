@@ -42,6 +42,19 @@ def maildiag(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+def lab_command(lab, command: str, *args: str) -> subprocess.CompletedProcess:
+    """`maildiag COMMAND someone@good.lab.test` through the lab's DNS and CA."""
+    return maildiag(
+        command,
+        "someone@good.lab.test",
+        "--nameserver",
+        lab.nameserver,
+        "--ca-file",
+        str(lab.pki.root_file),
+        *args,
+    )
+
+
 @pytest.mark.lab
 def test_domain_set_up_right(lab):
     report = run_check(lab, "someone@good.lab.test")
@@ -183,18 +196,7 @@ def test_config_fetch_verifies_tls(lab):
 @pytest.mark.parametrize("fmt", ["thunderbird", "autodiscover", "mobileconfig", "json"])
 def test_exports_round_trip(lab, fmt, tmp_path):
     out = tmp_path / "export"
-    result = maildiag(
-        "check",
-        "someone@good.lab.test",
-        "--nameserver",
-        lab.nameserver,
-        "--ca-file",
-        str(lab.pki.root_file),
-        "--export",
-        fmt,
-        "-o",
-        str(out),
-    )
+    result = lab_command(lab, "check", "--export", fmt, "-o", str(out))
     assert result.returncode == 0, result.stderr
     data = out.read_bytes()
     expected = {
@@ -224,15 +226,7 @@ def test_exports_round_trip(lab, fmt, tmp_path):
 
 @pytest.mark.lab
 def test_cli_check_json_contract(lab):
-    result = maildiag(
-        "check",
-        "someone@good.lab.test",
-        "--nameserver",
-        lab.nameserver,
-        "--ca-file",
-        str(lab.pki.root_file),
-        "--json",
-    )
+    result = lab_command(lab, "check", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["schema"] == "maildiag.check/1" and data["checked"]
@@ -247,15 +241,7 @@ def test_cli_check_json_contract(lab):
     ]
     for key in keys:
         assert f"`{key}`" in documented, f"{key} is not documented in docs/json.md"
-    discovered = maildiag(
-        "discover",
-        "someone@good.lab.test",
-        "--nameserver",
-        lab.nameserver,
-        "--ca-file",
-        str(lab.pki.root_file),
-        "--json",
-    )
+    discovered = lab_command(lab, "discover", "--json")
     assert json.loads(discovered.stdout)["schema"] == "maildiag.discovery/1"
 
 

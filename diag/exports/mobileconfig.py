@@ -24,11 +24,12 @@ def write(data: ExportInput) -> str:
         raise BadInput("an Apple profile needs one incoming and one outgoing server")
     identifier = ".".join(reversed(data.domain.split(".")))
     mail = {
-        "PayloadType": "com.apple.mail.managed",
-        "PayloadVersion": 1,
-        "PayloadIdentifier": f"{identifier}.maildiag.mail",
-        "PayloadUUID": str(uuid.uuid5(NAMESPACE, f"mail:{data.domain}")).upper(),
-        "PayloadDisplayName": f"{data.name} mail",
+        **_payload(
+            "com.apple.mail.managed",
+            f"{identifier}.maildiag.mail",
+            f"mail:{data.domain}",
+            f"{data.name} mail",
+        ),
         "EmailAccountDescription": data.name,
         "EmailAccountType": "EmailTypeIMAP" if incoming.protocol == "imap" else "EmailTypePOP",
         "IncomingMailServerHostName": incoming.host,
@@ -46,15 +47,28 @@ def write(data: ExportInput) -> str:
         mail["IncomingMailServerUsername"] = _username(incoming, data.address)
         mail["OutgoingMailServerUsername"] = _username(outgoing, data.address)
     profile = {
-        "PayloadType": "Configuration",
-        "PayloadVersion": 1,
-        "PayloadIdentifier": f"{identifier}.maildiag",
-        "PayloadUUID": str(uuid.uuid5(NAMESPACE, f"profile:{data.domain}")).upper(),
-        "PayloadDisplayName": f"{data.name} mail settings",
+        **_payload(
+            "Configuration",
+            f"{identifier}.maildiag",
+            f"profile:{data.domain}",
+            f"{data.name} mail settings",
+        ),
         "PayloadDescription": f"Mail settings for {data.domain}, written by maildiag.",
         "PayloadContent": [mail],
     }
     return plistlib.dumps(profile).decode("utf-8")
+
+
+def _payload(kind: str, identifier: str, seed: str, name: str) -> dict:
+    """The keys every payload carries; the UUID is stable for a domain, so a re-export
+    replaces the installed profile instead of adding a second one."""
+    return {
+        "PayloadType": kind,
+        "PayloadVersion": 1,
+        "PayloadIdentifier": identifier,
+        "PayloadUUID": str(uuid.uuid5(NAMESPACE, seed)).upper(),
+        "PayloadDisplayName": name,
+    }
 
 
 def _username(candidate, address: str) -> str:
