@@ -222,6 +222,9 @@ class ProbeReport:
         return exit_code_for(self.all_findings, checked=self.checked)
 
 
+VERDICT_WORDS = {0: "OK", 1: "WARNING", 2: "ERROR", 3: "UNKNOWN"}
+
+
 def exit_code_for(findings: list[Finding], *, checked: bool = True) -> int:
     """Monitoring-plugin convention: 0 OK, 1 warning, 2 error (critical), 3 unknown."""
     if not checked:

@@ -77,6 +77,11 @@ def _reasons(a: Answers) -> list[Reason]:
     return out
 
 
+def _shared_by_devices(a: Answers) -> bool:
+    """Another device (a phone, a second computer) reads the box too."""
+    return (a.devices or 0) >= 2 or bool(a.mobile)
+
+
 def _offers(provider) -> set[str]:
     if provider is None:
         return {"imap", "pop3"}
@@ -100,7 +105,7 @@ def _provider_constraint(provider) -> Reason | None:
 def _caveats(protocol: str, a: Answers) -> list[Message]:
     out: list[Message] = []
     if protocol == "pop3":
-        if (a.devices or 0) >= 2 or a.mobile:
+        if _shared_by_devices(a):
             out.append(Message("caveat.pop_leave_on_server", {"days": LEAVE_ON_SERVER_DAYS}))
         out.append(Message("caveat.pop_backup"))
         out.append(Message("caveat.pop_local_state"))
@@ -132,8 +137,7 @@ def _settings(protocol: str, a: Answers, provider) -> list[Message]:
     else:
         out = [Message(f"setting.{protocol}_generic", {"port": default_port, "socket": "ssl"})]
     if protocol == "pop3":
-        several = (a.devices or 0) >= 2 or a.mobile
-        if several:
+        if _shared_by_devices(a):
             out.append(Message("setting.pop_leave_days", {"days": LEAVE_ON_SERVER_DAYS}))
         else:
             out.append(Message("setting.pop_leave_until_deleted"))

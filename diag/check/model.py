@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from diag.check.domain import DomainChecks
 from diag.discovery.model import DiscoveryReport, Merged
-from diag.model import Finding, ServiceResult, exit_code_for
+from diag.model import VERDICT_WORDS, Finding, ServiceResult, Severity, exit_code_for
 
 
 @dataclass
@@ -58,3 +58,31 @@ class CheckReport:
     @property
     def exit_code(self) -> int:
         return exit_code_for(self.findings, checked=self.live)
+
+    @property
+    def best(self) -> list[Setting]:
+        """What to type into the mail client: the best IMAP, POP3 and SMTP settings."""
+        from diag.check.rank import best_settings
+
+        return best_settings(self.incoming + self.outgoing)
+
+    @property
+    def summary(self) -> str:
+        errors = sum(1 for f in self.findings if f.severity is Severity.ERROR)
+        warnings = sum(1 for f in self.findings if f.severity is Severity.WARNING)
+        if not self.live:
+            return "live checks could not run (DNS did not answer); settings below are unverified"
+        if not any(s.verified for s in self.incoming + self.outgoing):
+            summary = (
+                "the settings found could not be verified (their servers could not be resolved)"
+            )
+            return summary + (f"; {errors} problem(s) to fix" if errors else "")
+        if errors:
+            return f"{errors} problem(s) to fix" + (f", {warnings} warning(s)" if warnings else "")
+        if warnings:
+            return f"mail works; {warnings} warning(s)"
+        return "mail is set up right"
+
+    @property
+    def verdict(self) -> str:
+        return f"{VERDICT_WORDS[self.exit_code]} {self.discovery.domain}: {self.summary}"

@@ -31,6 +31,15 @@ def rank(
     return [_setting(c, address) for c in pool]
 
 
+def best_settings(settings: list[Setting]) -> list[Setting]:
+    """The first (best ranked) setting of each protocol: IMAP, POP3, then SMTP."""
+    return [
+        next(s for s in settings if s.protocol == protocol)
+        for protocol in ("imap", "pop3", "smtp")
+        if any(s.protocol == protocol for s in settings)
+    ]
+
+
 def _score(c: Checked) -> tuple:
     candidate = c.merged.candidate
     first_source = min(SOURCE_ORDER.index(s) for s in c.merged.sources)

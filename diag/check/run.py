@@ -8,7 +8,7 @@ import time
 from diag.check.domain import check_domain
 from diag.check.judge import discovery_findings, domain_findings, probe_findings
 from diag.check.model import Checked, CheckReport
-from diag.check.rank import rank
+from diag.check.rank import best_settings, rank
 from diag.check.verify import Verifier
 from diag.discovery.discover import DiscoveryOptions, discover
 from diag.net.connection import elapsed_ms
@@ -46,13 +46,8 @@ async def check(text: str, options: DiscoveryOptions, *, legacy_tls: bool = Fals
     outgoing = rank(checked, "smtp", report.address, live=live)
     findings = domain_findings(domain, report.domain) if domain else []
     findings += discovery_findings(report, checked, live, incoming, outgoing)
-    best = incoming[:1] + _first(incoming, "pop3") + outgoing[:1]
-    findings += probe_findings(checked, best)
+    findings += probe_findings(checked, best_settings(incoming + outgoing))
     findings.sort(key=lambda f: -f.severity.rank)
     return CheckReport(
         report, domain, checked, incoming, outgoing, findings, live, elapsed_ms(clock)
     )
-
-
-def _first(settings, protocol):
-    return [s for s in settings if s.protocol == protocol][:1]

@@ -54,7 +54,7 @@ def run_discover(
             for s in rank(unverified, p, report.address, live=False)
         ]
         _export(export, report.domain, report.address, report.provider_name, settings, output)
-        return 0 if settings else 3
+        return 0  # _export refuses (exit 3) when there is nothing to export
     if as_json:
         from diag.render.jsonout import discovery_data, dumps
 
@@ -107,13 +107,12 @@ def run_check(
 def _export(
     fmt: str, domain: str, address: str | None, name: str | None, settings, output: Path | None
 ) -> None:
+    from diag.check.rank import best_settings
     from diag.discovery.model import Candidate
     from diag.exports import ExportInput, export
     from diag.model import Security
 
-    best = []
-    for protocol in ("imap", "pop3", "smtp"):
-        best += [s for s in settings if s.protocol == protocol][:1]
+    best = best_settings(settings)
     if not best:
         raise BadInput(f"nothing to export: no settings found for {domain}")
     candidates = tuple(

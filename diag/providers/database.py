@@ -30,11 +30,6 @@ class ProviderDatabase:
     _mx_exact: dict[str, Provider] = field(default_factory=dict)
     _mx_suffix: list[tuple[str, Provider]] = field(default_factory=list)
 
-    def add(self, provider: Provider) -> None:
-        """Add or replace (a user's entry overrides a shipped one with the same id)."""
-        self.providers[provider.id] = provider
-        self._reindex()
-
     def _reindex(self) -> None:
         self._by_domain.clear()
         self._mx_exact.clear()
@@ -51,6 +46,18 @@ class ProviderDatabase:
 
     def by_domain(self, domain: str) -> Provider | None:
         return self._by_domain.get(domain)
+
+    def match(self, domain: str, mx_hosts: list[str]) -> tuple[Provider | None, str | None]:
+        """By domain first, then by the first MX host (best preference first) that an `mx`
+        pattern names. Returns the provider and the MX host it matched by, if any."""
+        provider = self.by_domain(domain)
+        if provider is not None:
+            return provider, None
+        for host in mx_hosts:
+            provider = self.by_mx(host)
+            if provider is not None:
+                return provider, host
+        return None, None
 
     def by_mx(self, mx_host: str) -> Provider | None:
         host = mx_host.rstrip(".").lower()

@@ -19,10 +19,6 @@ class Query:
     domain: str  # A-label, lower case
     address: str | None = None  # local@domain (A-label domain) when an address was given
 
-    @property
-    def local_part(self) -> str | None:
-        return self.address.partition("@")[0] if self.address else None
-
 
 @dataclass
 class ProviderMatch:
@@ -66,22 +62,12 @@ async def lookup(text: str, database: ProviderDatabase, resolver=None) -> Provid
     match = lookup_offline(query, database)
     if match.provider is not None or resolver is None:
         return match
-    from diag.net.dns import LookupFailed
-    from diag.net.dns import query as dns_query
+    from diag.net.dns import mx_hosts
 
     match.mx_checked = True
-    try:
-        records = await dns_query(resolver, query.domain, "MX")
-    except LookupFailed as exc:
-        match.mx_error = str(exc)
-        return match
-    hosts = [
-        str(r.exchange).rstrip(".").lower() for r in sorted(records, key=lambda r: r.preference)
-    ]
-    match.mx_hosts = [h for h in hosts if h]  # "." is a null MX (RFC 7505)
-    for host in match.mx_hosts:
-        provider = database.by_mx(host)
-        if provider is not None:
-            match.provider, match.via = provider, "mx"
-            break
+    mx = await mx_hosts(resolver, query.domain)
+    match.mx_hosts, match.mx_error = mx.hosts, mx.error
+    provider, _ = database.match(query.domain, mx.hosts)
+    if provider is not None:
+        match.provider, match.via = provider, "mx"
     return match

@@ -8,8 +8,7 @@ from rich.text import Text
 
 from diag.check.model import CheckReport, Setting
 from diag.discovery.model import DiscoveryReport
-from diag.model import Severity
-from diag.render.terminal import VERDICT, _print_findings
+from diag.render.terminal import print_findings, verdict_word
 
 SECURITY = {"tls": "SSL/TLS", "starttls": "STARTTLS", "plain": "none"}
 AUTH = {"password": "normal password", "app-password": "app password", "oauth2": "OAuth2"}
@@ -17,23 +16,8 @@ STATUS_STYLE = {"found": "green", "not_found": "dim", "error": "red", "skipped":
 
 
 def verdict_line(report: CheckReport) -> Text:
-    word, style = VERDICT[report.exit_code]
-    domain = report.discovery.domain
-    errors = sum(1 for f in report.findings if f.severity is Severity.ERROR)
-    warnings = sum(1 for f in report.findings if f.severity is Severity.WARNING)
-    if not report.live:
-        summary = "live checks could not run (DNS did not answer); settings below are unverified"
-    elif not any(s.verified for s in report.incoming + report.outgoing):
-        summary = "the settings found could not be verified (their servers could not be resolved)"
-        if errors:
-            summary += f"; {errors} problem(s) to fix"
-    elif errors:
-        summary = f"{errors} problem(s) to fix" + (f", {warnings} warning(s)" if warnings else "")
-    elif warnings:
-        summary = f"mail works; {warnings} warning(s)"
-    else:
-        summary = "mail is set up right"
-    return Text.assemble((f"{word} ", style), (domain, "bold"), f": {summary}")
+    word, style = verdict_word(report.exit_code)
+    return Text.assemble((word, style), (report.discovery.domain, "bold"), f": {report.summary}")
 
 
 def render_check(report: CheckReport, console: Console) -> None:
@@ -45,7 +29,7 @@ def render_check(report: CheckReport, console: Console) -> None:
     if report.domain:
         _domain(report, console)
     if report.live or report.findings:
-        _print_findings(report.findings, console)
+        print_findings(report.findings, console)
     console.print(Text(f"checked in {report.elapsed_ms / 1000:.2f} s", style="dim"))
 
 
@@ -53,9 +37,7 @@ def _settings(report: CheckReport, console: Console) -> None:
     table = Table(title="Recommended settings", title_justify="left", header_style="bold")
     for column in ("", "protocol", "server", "port", "security", "username", "login", "state"):
         table.add_column(column, overflow="fold")
-    rows = [("incoming", s) for s in report.incoming[:1]]
-    rows += [("incoming", s) for s in report.incoming if s.protocol == "pop3"][:1]
-    rows += [("outgoing", s) for s in report.outgoing[:1]]
+    rows = [("outgoing" if s.protocol == "smtp" else "incoming", s) for s in report.best]
     if not rows:
         console.print(Text("No working settings found.", style="bold red"))
         return

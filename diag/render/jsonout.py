@@ -130,8 +130,6 @@ def discovery_data(report) -> dict[str, Any]:
 
 
 def check_data(report) -> dict[str, Any]:
-    from diag.render.check_view import verdict_line
-
     findings = report.findings
     return {
         "schema": CHECK_SCHEMA,
@@ -139,7 +137,7 @@ def check_data(report) -> dict[str, Any]:
         "address": report.discovery.address,
         "checked": report.live,
         "exit_code": report.exit_code,
-        "verdict": verdict_line(report).plain,
+        "verdict": report.verdict,
         "elapsed_ms": report.elapsed_ms,
         "summary": {
             severity: sum(1 for f in findings if f.severity.value == severity)

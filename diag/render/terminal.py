@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from diag.model import (
+    VERDICT_WORDS,
     CertificateInfo,
     Finding,
     ProbeReport,
@@ -20,20 +21,19 @@ from diag.model import (
 )
 
 STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
-VERDICT = {
-    0: ("OK", "bold green"),
-    1: ("WARNING", "bold yellow"),
-    2: ("ERROR", "bold red"),
-    3: ("UNKNOWN", "bold magenta"),
-}
+VERDICT_STYLE = {0: "bold green", 1: "bold yellow", 2: "bold red", 3: "bold magenta"}
+
+
+def verdict_word(exit_code: int) -> tuple[str, str]:
+    return VERDICT_WORDS[exit_code] + " ", VERDICT_STYLE[exit_code]
 
 
 def render_probe(report: ProbeReport, console: Console) -> None:
-    word, style = VERDICT[report.exit_code]
+    word, style = verdict_word(report.exit_code)
     addresses = ", ".join(report.dns.addresses) or "no address"
     console.print(
         Text.assemble(
-            (f"{word} ", style),
+            (word, style),
             (report.host, "bold"),
             f"  ({addresses})  {len(report.all_findings)} finding(s) in "
             f"{report.elapsed_ms / 1000:.2f} s",
@@ -44,7 +44,7 @@ def render_probe(report: ProbeReport, console: Console) -> None:
         certs = _unique_certificates(report.services)
         if certs:
             console.print(_certificates(certs))
-    _print_findings(report.all_findings, console)
+    print_findings(report.all_findings, console)
 
 
 def _services_table(services: list[ServiceResult]) -> Table:
@@ -164,7 +164,7 @@ def _certificates(certs: list[tuple[list[str], ServiceResult]]) -> Group:
     return Group(*panels)
 
 
-def _print_findings(findings: list[Finding], console: Console) -> None:
+def print_findings(findings: list[Finding], console: Console) -> None:
     if not findings:
         console.print(Text("No problems found.", style="green"))
         return

@@ -12,10 +12,6 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID, N
 from diag.model import CertificateInfo
 
 
-def load_der(data: bytes) -> x509.Certificate:
-    return x509.load_der_x509_certificate(data)
-
-
 def describe(cert: x509.Certificate, now: datetime | None = None) -> CertificateInfo:
     now = now or datetime.now(UTC)
     not_after = cert.not_valid_after_utc

@@ -7,14 +7,8 @@ from diag.discovery.sources import Context, candidates_from_provider
 
 
 def from_database(ctx: Context, database, mx_hosts: list[str]) -> tuple[SourceResult, object]:
-    provider = database.by_domain(ctx.domain)
-    via = f"domain {ctx.domain}" if provider else None
-    if provider is None:
-        for host in mx_hosts:
-            provider = database.by_mx(host)
-            if provider is not None:
-                via = f"MX host {host}"
-                break
+    provider, mx_host = database.match(ctx.domain, mx_hosts)
+    via = f"MX host {mx_host}" if mx_host else f"domain {ctx.domain}"
     if provider is None:
         return SourceResult("provider-db", ctx.domain, "not_found"), None
     result = SourceResult(

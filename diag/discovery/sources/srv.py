@@ -21,15 +21,15 @@ SERVICES = {
 
 
 async def from_srv(ctx: Context) -> list[SourceResult]:
-    names = [f"{label}.{ctx.domain}" for label in SERVICES]
-    answers = await asyncio.gather(*(_lookup(ctx, n) for n in names))
+    answers = await asyncio.gather(*(_lookup(ctx, label) for label in SERVICES))
     return [r for r in answers if r.status != "not_found"] or [
         SourceResult("srv", f"_*._tcp.{ctx.domain}", "not_found", "no mail SRV records")
     ]
 
 
-async def _lookup(ctx: Context, name: str) -> SourceResult:
-    protocol, security = SERVICES[name.removesuffix(f".{ctx.domain}")]
+async def _lookup(ctx: Context, label: str) -> SourceResult:
+    protocol, security = SERVICES[label]
+    name = f"{label}.{ctx.domain}"
     try:
         records = await query(ctx.resolver, name, "SRV")
     except LookupFailed as exc:
