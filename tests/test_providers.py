@@ -77,6 +77,29 @@ def test_coverage_of_the_database():
         assert database.by_domain(domain) is not None, domain
 
 
+def test_docs_status_table_matches_the_entries():
+    """docs/providers.md shows each entry's status; it must not drift from the data."""
+    page = (Path(__file__).parent.parent / "docs" / "providers.md").read_text()
+    rows = {}
+    for line in page.split("## Status of the shipped entries")[1].splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 4 and cells[0].startswith("`"):
+            rows[cells[0].strip("`")] = cells[3]
+    database = load(strict_shipped=True)
+    assert set(rows) == set(database.providers)
+    for provider in database.providers.values():
+        expected = f"checked {provider.checked}" if provider.checked else "**awaiting check**"
+        assert rows[provider.id].startswith(expected), provider.id
+
+
+def test_unchecked_entry_says_so():
+    unchecked = maildiag("lookup", "someone@sfr.fr", "--offline")
+    assert unchecked.returncode == 0
+    assert "Not yet checked against the provider's own" in unchecked.stdout
+    assert "maildiag check someone@sfr.fr" in " ".join(unchecked.stdout.split())
+    assert "Not yet checked" not in maildiag("lookup", "x@gmail.com", "--offline").stdout
+
+
 @pytest.mark.parametrize(
     ("text", "provider_id"),
     [

@@ -37,6 +37,15 @@ def render_provider(provider: Provider, match: ProviderMatch | None, console: Co
     address = match.query.address if match else None
     domain = match.query.domain if match else None
     console.print(Text(provider.name, style="bold"))
+    if not provider.checked:
+        target = match.query.address or match.query.domain if match else "ADDRESS"
+        console.print(
+            Text(
+                "Not yet checked against the provider's own published settings. "
+                f"`maildiag check {target}` tests them against the live servers.",
+                style="yellow",
+            )
+        )
     for title, servers in (
         ("Incoming mail", provider.incoming),
         ("Outgoing mail", provider.outgoing),
