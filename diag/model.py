@@ -225,6 +225,14 @@ class ProbeReport:
 VERDICT_WORDS = {0: "OK", 1: "WARNING", 2: "ERROR", 3: "UNKNOWN"}
 
 
+def severity_counts(findings: list[Finding]) -> dict[str, int]:
+    """How many findings of each severity, worst first (the JSON `summary`)."""
+    counts = {severity.value: 0 for severity in reversed(Severity)}
+    for finding in findings:
+        counts[finding.severity.value] += 1
+    return counts
+
+
 def exit_code_for(findings: list[Finding], *, checked: bool = True) -> int:
     """Monitoring-plugin convention: 0 OK, 1 warning, 2 error (critical), 3 unknown."""
     if not checked:

@@ -38,7 +38,7 @@ from diag.net.connection import (
     elapsed_ms,
     overall_reachability,
 )
-from diag.net.dns import Nameserver, make_resolver, resolve_addresses
+from diag.net.dns import Nameserver, Resolver, make_resolver, resolve_addresses
 from diag.protocols import DIALECTS, SERVICES, dialect_for
 from diag.protocols.base import Dialect
 from diag.tls.context import LEGACY_VERSIONS, legacy_context, peer_chain_der, probe_context
@@ -100,7 +100,7 @@ async def probe_services(
     *,
     explicit: bool,
     store: TrustStore | None = None,
-    resolver=None,
+    resolver: Resolver | None = None,
     limiter: asyncio.Semaphore | None = None,
     dns_result: DnsResult | None = None,
 ) -> ProbeReport:

@@ -8,12 +8,17 @@ one offline computer, a tight quota and backups of one's own suit download-and-k
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from diag.advice.model import TIGHT_QUOTA_MB, Answers, Message, Reason, Recommendation
+
+if TYPE_CHECKING:
+    from diag.providers.schema import Provider
 
 LEAVE_ON_SERVER_DAYS = 14
 
 
-def recommend(answers: Answers, provider=None) -> Recommendation:
+def recommend(answers: Answers, provider: Provider | None = None) -> Recommendation:
     reasons = _reasons(answers)
     forced = _provider_constraint(provider)
     if forced is not None:
@@ -82,13 +87,13 @@ def _shared_by_devices(a: Answers) -> bool:
     return (a.devices or 0) >= 2 or bool(a.mobile)
 
 
-def _offers(provider) -> set[str]:
+def _offers(provider: Provider | None) -> set[str]:
     if provider is None:
         return {"imap", "pop3"}
     return {s.protocol for s in provider.incoming}
 
 
-def _provider_constraint(provider) -> Reason | None:
+def _provider_constraint(provider: Provider | None) -> Reason | None:
     if provider is None:
         return None
     offers = _offers(provider)
@@ -126,7 +131,7 @@ def _caveats(protocol: str, a: Answers) -> list[Message]:
     return out
 
 
-def _settings(protocol: str, a: Answers, provider) -> list[Message]:
+def _settings(protocol: str, a: Answers, provider: Provider | None) -> list[Message]:
     if protocol == "none":
         return [Message("setting.none")]
     servers = [s for s in provider.incoming if s.protocol == protocol] if provider else []
@@ -152,7 +157,7 @@ def _settings(protocol: str, a: Answers, provider) -> list[Message]:
     return out
 
 
-def _provider_notes(protocol: str, provider) -> list[str]:
+def _provider_notes(protocol: str, provider: Provider | None) -> list[str]:
     if provider is None or protocol == "none":
         return list(provider.retired) if provider else []
     notes = [provider.enable[protocol]] if protocol in provider.enable else []

@@ -16,6 +16,8 @@ from diag.errors import BadInput
 
 MAX_DEVICES = 50
 
+Answer = int | bool | str  # a question's value, as Answers holds it
+
 
 class NoAnswer(BadInput):
     pass
@@ -28,9 +30,9 @@ def ask_missing(answers: Answers, t: Catalog, console: Console) -> Answers:
     return answers
 
 
-def _ask(name: str, t: Catalog, console: Console):
+def _ask(name: str, t: Catalog, console: Console) -> Answer:
     hint = {
-        "devices": "1-50",
+        "devices": f"1-{MAX_DEVICES}",
         "quota_mb": "MB",
         "backups": t("prompt.choices.backups"),
     }.get(name, t("prompt.yes_no_hint"))
@@ -45,7 +47,7 @@ def _ask(name: str, t: Catalog, console: Console):
         console.print(f"[yellow]{error}[/yellow]")
 
 
-def parse_answer(name: str, raw: str, t: Catalog):
+def parse_answer(name: str, raw: str, t: Catalog) -> tuple[Answer | None, str | None]:
     """(value, None) or (None, message to show before asking again)."""
     text = raw.strip().lower()
     if name == "devices":

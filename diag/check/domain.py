@@ -6,7 +6,7 @@ import asyncio
 import re
 from dataclasses import dataclass, field
 
-from diag.net.dns import LookupFailed, MxResult, query, resolve_addresses
+from diag.net.dns import LookupFailed, MxResult, Resolver, query, resolve_addresses
 
 SPF_TERM = re.compile(
     r"^[+\-~?]?(all|include:\S+|a(:\S+)?(/\d+)?|mx(:\S+)?(/\d+)?|ptr(:\S+)?|"
@@ -38,7 +38,7 @@ class DomainChecks:
     dmarc: PolicyRecord
 
 
-async def check_domain(resolver, domain: str, mx: MxResult) -> DomainChecks:
+async def check_domain(resolver: Resolver, domain: str, mx: MxResult) -> DomainChecks:
     hosts = mx.hosts
     answers = await asyncio.gather(
         resolve_addresses(resolver, domain),
@@ -55,7 +55,7 @@ async def check_domain(resolver, domain: str, mx: MxResult) -> DomainChecks:
     return DomainChecks(mx, bool(own.addresses), unresolvable, spf, dmarc)
 
 
-async def _txt(resolver, name: str, prefix: str) -> PolicyRecord:
+async def _txt(resolver: Resolver, name: str, prefix: str) -> PolicyRecord:
     record = PolicyRecord(name)
     try:
         answers = await query(resolver, name, "TXT")

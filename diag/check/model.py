@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from diag.check.domain import DomainChecks
 from diag.discovery.model import DiscoveryReport, Merged
-from diag.model import VERDICT_WORDS, Finding, ServiceResult, Severity, exit_code_for
+from diag.model import VERDICT_WORDS, Finding, ServiceResult, exit_code_for, severity_counts
 
 
 @dataclass
@@ -68,8 +68,8 @@ class CheckReport:
 
     @property
     def summary(self) -> str:
-        errors = sum(1 for f in self.findings if f.severity is Severity.ERROR)
-        warnings = sum(1 for f in self.findings if f.severity is Severity.WARNING)
+        counts = severity_counts(self.findings)
+        errors, warnings = counts["error"], counts["warning"]
         if not self.live:
             return "live checks could not run (DNS did not answer); settings below are unverified"
         if not any(s.verified for s in self.incoming + self.outgoing):

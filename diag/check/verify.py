@@ -7,18 +7,22 @@ probed once, whichever sources name it.
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from diag.check.model import Checked
 from diag.discovery.model import Candidate, Merged
 from diag.model import DnsResult, ServiceResult, ServiceSpec
-from diag.net.dns import resolve_addresses
+from diag.net.dns import Resolver, resolve_addresses
 from diag.probe import ProbeOptions, probe_services
+
+if TYPE_CHECKING:
+    from diag.tls.trust import TrustStore
 
 MAX_CONNECTIONS = 16
 
 
 class Verifier:
-    def __init__(self, options: ProbeOptions, resolver, store) -> None:
+    def __init__(self, options: ProbeOptions, resolver: Resolver, store: TrustStore) -> None:
         self._options = options
         self._resolver = resolver
         self._store = store

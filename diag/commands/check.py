@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from diag.commands.probe import check_timeout
 from diag.discovery.discover import DiscoveryOptions
 from diag.errors import BadInput
 from diag.net.dns import Nameserver
+
+if TYPE_CHECKING:
+    from diag.check.model import Setting
 
 
 def options(
@@ -105,7 +109,12 @@ def run_check(
 
 
 def _export(
-    fmt: str, domain: str, address: str | None, name: str | None, settings, output: Path | None
+    fmt: str,
+    domain: str,
+    address: str | None,
+    name: str | None,
+    settings: list[Setting],
+    output: Path | None,
 ) -> None:
     from diag.check.rank import best_settings
     from diag.discovery.model import Candidate

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from diag.discovery.model import PUBLISHED, Candidate, DiscoveryReport, SourceResult
 from diag.discovery.sources import Context
@@ -16,8 +17,13 @@ from diag.discovery.sources.guess import guess
 from diag.discovery.sources.provider_db import from_database
 from diag.discovery.sources.srv import from_srv
 from diag.net.connection import elapsed_ms
-from diag.net.dns import Nameserver, make_resolver, mx_hosts
+from diag.net.dns import Nameserver, Resolver, make_resolver, mx_hosts
 from diag.providers.lookup import parse_query
+
+if TYPE_CHECKING:
+    from diag.providers.database import ProviderDatabase
+
+Results = TypeVar("Results", SourceResult, list[SourceResult])
 
 
 @dataclass(frozen=True)
@@ -33,8 +39,8 @@ class DiscoveryOptions:
 async def discover(
     text: str,
     options: DiscoveryOptions,
-    database=None,
-    resolver=None,
+    database: ProviderDatabase | None = None,
+    resolver: Resolver | None = None,
     on_found: Callable[[list[Candidate]], None] | None = None,
 ) -> DiscoveryReport:
     """Ask every source at once. `on_found` sees each source's candidates as soon as that
@@ -51,13 +57,13 @@ async def discover(
         query.domain, query.address, resolver, options.timeout, options.ca_file, options.ispdb_url
     )
 
-    def announce(results):
+    def announce(results: Results) -> Results:
         for result in results if isinstance(results, list) else [results]:
             if on_found is not None and result.candidates:
                 on_found(result.candidates)
         return results
 
-    async def announced(source):
+    async def announced(source: Awaitable[Results]) -> Results:
         return announce(await source)
 
     mx_task = asyncio.ensure_future(mx_hosts(resolver, query.domain))

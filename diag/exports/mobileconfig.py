@@ -9,6 +9,7 @@ from __future__ import annotations
 import plistlib
 import uuid
 
+from diag.discovery.model import Candidate
 from diag.exports import ExportInput
 from diag.model import Security
 
@@ -71,5 +72,5 @@ def _payload(kind: str, identifier: str, seed: str, name: str) -> dict:
     }
 
 
-def _username(candidate, address: str) -> str:
+def _username(candidate: Candidate, address: str) -> str:
     return address.partition("@")[0] if candidate.username == "localpart" else address

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from diag.findings.catalogue import finding
 from diag.model import (
+    AuthOffer,
     CertificateInfo,
     Finding,
     ProbeReport,
@@ -164,7 +165,7 @@ def _after_tls(result: ServiceResult) -> list[Finding]:
     ]
 
 
-def _describe_auth(protocol: str, auth) -> str:
+def _describe_auth(protocol: str, auth: AuthOffer) -> str:
     parts = []
     if protocol == "imap" and not auth.login_disabled:
         parts.append("LOGIN command (no LOGINDISABLED)")

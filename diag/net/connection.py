@@ -13,6 +13,7 @@ import errno
 import socket
 import ssl
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from diag.model import ConnectAttempt, Reachability
@@ -47,7 +48,7 @@ class Connection:
         self.local_address: str = writer.get_extra_info("sockname")[0]
 
     @contextlib.asynccontextmanager
-    async def _step(self, deadline: float, late: str):
+    async def _step(self, deadline: float, late: str) -> AsyncIterator[None]:
         """One bounded step: a deadline, and every way the peer can fail as one outcome."""
         try:
             async with asyncio.timeout_at(deadline):

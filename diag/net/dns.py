@@ -19,6 +19,8 @@ from diag.model import DnsResult
 from diag.net.connection import is_ip_literal
 from diag.net.names import normalize_host
 
+Resolver = dns.asyncresolver.Resolver
+
 
 @dataclass(frozen=True)
 class Nameserver:

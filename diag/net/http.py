@@ -15,8 +15,8 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from diag.model import Reachability
-from diag.net.connection import Budget, ProtocolError, StepTimeout, connect
-from diag.net.dns import resolve_addresses
+from diag.net.connection import Budget, Connection, ProtocolError, StepTimeout, connect
+from diag.net.dns import Resolver, resolve_addresses
 from diag.net.names import validate_target
 
 MAX_BODY = 1024 * 1024
@@ -62,7 +62,7 @@ def tls_context(ca_file: Path | None) -> ssl.SSLContext:
 async def fetch(
     url: str,
     *,
-    resolver,
+    resolver: Resolver,
     timeout: float,
     ca_file: Path | None = None,
     method: str = "GET",
@@ -89,7 +89,16 @@ async def fetch(
     raise HttpError(f"more than {MAX_REDIRECTS} redirects")
 
 
-async def _once(url, resolver, timeout, ca_file, method, body, content_type, max_bytes):
+async def _once(
+    url: str,
+    resolver: Resolver,
+    timeout: float,
+    ca_file: Path | None,
+    method: str,
+    body: bytes | None,
+    content_type: str | None,
+    max_bytes: int,
+) -> HttpResponse:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise HttpError(f"not an http(s) URL: {url}")
@@ -130,7 +139,7 @@ async def _once(url, resolver, timeout, ca_file, method, body, content_type, max
         await conn.close()
 
 
-async def _response(conn, url: str, budget: Budget, max_bytes: int) -> HttpResponse:
+async def _response(conn: Connection, url: str, budget: Budget, max_bytes: int) -> HttpResponse:
     status_line = await conn.read_line(budget.deadline())
     fields = status_line.split(" ", 2)
     if len(fields) < 2 or not fields[0].startswith("HTTP/1.") or not fields[1].isdigit():
@@ -161,7 +170,7 @@ async def _response(conn, url: str, budget: Budget, max_bytes: int) -> HttpRespo
     return HttpResponse(url=url, status=int(fields[1]), headers=headers, body=body)
 
 
-async def _chunked(conn, max_bytes: int, deadline: float) -> bytes:
+async def _chunked(conn: Connection, max_bytes: int, deadline: float) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:

@@ -6,11 +6,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from diag.errors import BadInput
 from diag.net.names import normalize_host
 from diag.providers.database import ProviderDatabase
 from diag.providers.schema import Provider, Server
+
+if TYPE_CHECKING:  # dnspython loads only when MX records are looked up
+    from diag.net.dns import Resolver
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,9 @@ def lookup_offline(query: Query, database: ProviderDatabase) -> ProviderMatch:
     return ProviderMatch(query, provider, "domain" if provider else None)
 
 
-async def lookup(text: str, database: ProviderDatabase, resolver=None) -> ProviderMatch:
+async def lookup(
+    text: str, database: ProviderDatabase, resolver: Resolver | None = None
+) -> ProviderMatch:
     """By domain; if unknown and a resolver is given, by the domain's MX hosts."""
     query = parse_query(text)
     match = lookup_offline(query, database)

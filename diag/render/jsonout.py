@@ -9,9 +9,16 @@ from __future__ import annotations
 import dataclasses
 import json
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from diag.model import ProbeReport, ServiceResult
+from diag.model import ProbeReport, ServiceResult, severity_counts
+
+if TYPE_CHECKING:
+    from diag.check.model import CheckReport
+    from diag.discovery.model import DiscoveryReport
+    from diag.providers.database import ProviderDatabase
+    from diag.providers.lookup import ProviderMatch
+    from diag.providers.schema import Provider
 
 PROBE_SCHEMA = "maildiag.probe/1"
 PROVIDERS_SCHEMA = "maildiag.providers/1"
@@ -50,10 +57,7 @@ def probe_data(report: ProbeReport) -> dict[str, Any]:
         "elapsed_ms": report.elapsed_ms,
         "checked": report.checked,
         "exit_code": report.exit_code,
-        "summary": {
-            severity: sum(1 for f in findings if f.severity.value == severity)
-            for severity in ("error", "warning", "info")
-        },
+        "summary": severity_counts(findings),
         "dns": plain(report.dns),
         "services": [service_data(s) for s in report.services],
         "findings": [plain(f) for f in findings],
@@ -64,7 +68,9 @@ def dumps(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False)
 
 
-def _provider_mapping(provider, address: str | None = None, domain: str | None = None) -> dict:
+def _provider_mapping(
+    provider: Provider, address: str | None = None, domain: str | None = None
+) -> dict[str, Any]:
     from diag.providers.schema import to_mapping
 
     data = to_mapping(provider)
@@ -81,7 +87,7 @@ def _provider_mapping(provider, address: str | None = None, domain: str | None =
     return data
 
 
-def providers_data(database) -> dict[str, Any]:
+def providers_data(database: ProviderDatabase) -> dict[str, Any]:
     return {
         "schema": PROVIDERS_SCHEMA,
         "providers": [
@@ -91,11 +97,11 @@ def providers_data(database) -> dict[str, Any]:
     }
 
 
-def provider_data(provider) -> dict[str, Any]:
+def provider_data(provider: Provider) -> dict[str, Any]:
     return {"schema": PROVIDER_SCHEMA, "provider": _provider_mapping(provider)}
 
 
-def lookup_data(match) -> dict[str, Any]:
+def lookup_data(match: ProviderMatch) -> dict[str, Any]:
     query = match.query
     return {
         "schema": LOOKUP_SCHEMA,
@@ -113,7 +119,7 @@ def lookup_data(match) -> dict[str, Any]:
     }
 
 
-def discovery_data(report) -> dict[str, Any]:
+def discovery_data(report: DiscoveryReport) -> dict[str, Any]:
     data = plain(report)
     data.pop("text")
     sources = data.pop("sources")
@@ -129,7 +135,7 @@ def discovery_data(report) -> dict[str, Any]:
     }
 
 
-def check_data(report) -> dict[str, Any]:
+def check_data(report: CheckReport) -> dict[str, Any]:
     findings = report.findings
     return {
         "schema": CHECK_SCHEMA,
@@ -139,10 +145,7 @@ def check_data(report) -> dict[str, Any]:
         "exit_code": report.exit_code,
         "verdict": report.verdict,
         "elapsed_ms": report.elapsed_ms,
-        "summary": {
-            severity: sum(1 for f in findings if f.severity.value == severity)
-            for severity in ("error", "warning", "info")
-        },
+        "summary": severity_counts(findings),
         "recommended": {
             "incoming": [plain(s) for s in report.incoming],
             "outgoing": [plain(s) for s in report.outgoing],

@@ -38,7 +38,7 @@ def render_provider(provider: Provider, match: ProviderMatch | None, console: Co
     domain = match.query.domain if match else None
     console.print(Text(provider.name, style="bold"))
     if not provider.checked:
-        target = match.query.address or match.query.domain if match else "ADDRESS"
+        target = (match.query.address or match.query.domain) if match else "ADDRESS"
         console.print(
             Text(
                 "Not yet checked against the provider's own published settings. "

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from diag.discovery.model import Candidate
 from diag.model import Security
+
+if TYPE_CHECKING:
+    from diag.net.dns import Resolver
+    from diag.providers.schema import Provider
 
 SOCKETS = {"ssl": Security.TLS, "starttls": Security.STARTTLS, "plain": Security.PLAIN}
 
@@ -17,13 +22,13 @@ class Context:
 
     domain: str
     address: str | None
-    resolver: object
+    resolver: Resolver
     timeout: float
     ca_file: Path | None = None
     ispdb_url: str | None = None
 
 
-def candidates_from_provider(provider, domain: str) -> list[Candidate]:
+def candidates_from_provider(provider: Provider, domain: str) -> list[Candidate]:
     return [
         Candidate(s.protocol, s.host_for(domain), s.port, SOCKETS[s.socket], s.username, s.auth)
         for s in (*provider.incoming, *provider.outgoing)
