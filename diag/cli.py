@@ -187,7 +187,7 @@ def lookup(
 
     Exit codes: 0 found, 1 not in the database, 3 bad input or DNS unreachable.
     """
-    from diag.commands.probe import check_timeout
+    from diag.commands.options import check_timeout
     from diag.commands.providers import lookup_command
 
     raise typer.Exit(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -87,6 +88,30 @@ def select_services(ports: tuple[int, ...], protocols: tuple[str, ...]) -> list[
     return chosen
 
 
+def trust_store_loader(ca_file: Path | None) -> Callable[[], TrustStore]:
+    """The trust store, built when the first certificate needs it.
+
+    The system roots pull in cryptography (tens of ms): loading them lazily lets the
+    first DNS query leave sooner. A --ca-file is read now, so a bad file is reported
+    before any network work.
+    """
+    if ca_file is not None:
+        from diag.tls.trust import system_store
+
+        store = system_store().extended(ca_file)
+        return lambda: store
+    cache: list[TrustStore] = []
+
+    def load() -> TrustStore:
+        if not cache:
+            from diag.tls.trust import system_store
+
+            cache.append(system_store().extended(None))
+        return cache[0]
+
+    return load
+
+
 async def probe_host(host: str, options: ProbeOptions) -> ProbeReport:
     specs = select_services(options.ports, options.protocols)
     explicit = bool(options.ports or options.protocols)
@@ -99,18 +124,18 @@ async def probe_services(
     options: ProbeOptions,
     *,
     explicit: bool,
-    store: TrustStore | None = None,
+    store: Callable[[], TrustStore] | None = None,
     resolver: Resolver | None = None,
     limiter: asyncio.Semaphore | None = None,
     dns_result: DnsResult | None = None,
 ) -> ProbeReport:
-    """Probe `specs` on one host at once; `limiter` bounds connections shared with others."""
-    from diag.findings.analyze import host_findings, service_findings
-    from diag.tls.trust import system_store
+    """Probe `specs` on one host at once; `limiter` bounds connections shared with others.
 
+    `store` gives the trust store when a certificate needs judging (see trust_store_loader).
+    """
     started = datetime.now(UTC)
     clock = time.perf_counter()
-    store = store or system_store().extended(options.ca_file)
+    store = store or trust_store_loader(options.ca_file)
     resolver = resolver or make_resolver(options.nameserver, options.timeout)
     dns_result = dns_result or await resolve_addresses(resolver, host)
     if not dns_result.addresses:
@@ -127,6 +152,8 @@ async def probe_services(
                 return await probe_service(host, dns_result, spec, explicit, options, store)
 
         services = list(await asyncio.gather(*(bounded(s) for s in specs)))
+    from diag.findings.analyze import host_findings, service_findings
+
     for service in services:
         service.findings = service_findings(service)
     report = ProbeReport(
@@ -147,7 +174,7 @@ async def probe_service(
     spec: ServiceSpec,
     explicit: bool,
     options: ProbeOptions,
-    store: TrustStore,
+    store: Callable[[], TrustStore],
 ) -> ServiceResult:
     clock = time.perf_counter()
     budget = Budget(options.timeout)
@@ -195,7 +222,7 @@ async def _session(
     spec: ServiceSpec,
     result: ServiceResult,
     budget: Budget,
-    store: TrustStore,
+    store: Callable[[], TrustStore],
 ) -> None:
     """One protocol session; every failure is recorded on `result`, none escapes."""
     dialect = dialect_for(spec.protocol)
@@ -264,7 +291,7 @@ async def _starttls(dialect: Dialect, conn: Connection, stage: Stage, budget: Bu
 
 
 async def _handshake(
-    conn: Connection, host: str, sni: str | None, budget: Budget, store: TrustStore
+    conn: Connection, host: str, sni: str | None, budget: Budget, store: Callable[[], TrustStore]
 ) -> TlsInfo:
     try:
         ssl_object = await conn.start_tls(probe_context(), sni, budget.deadline())
@@ -277,7 +304,7 @@ async def _handshake(
         cipher=cipher[0] if cipher else None,
         cipher_bits=cipher[2] if cipher else None,
     )
-    _describe_chain(info, peer_chain_der(ssl_object), host, store)
+    _describe_chain(info, peer_chain_der(ssl_object), host, store())
     return info
 
 

@@ -4,32 +4,57 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import TYPE_CHECKING
 
-from diag.check.domain import check_domain
-from diag.check.judge import discovery_findings, domain_findings, probe_findings
-from diag.check.model import Checked, CheckReport
-from diag.check.rank import best_settings, rank
-from diag.check.verify import Verifier
-from diag.discovery.discover import DiscoveryOptions, discover
+from diag.discovery.discover import DiscoveryOptions, discover, head_start
 from diag.net.connection import elapsed_ms
-from diag.net.dns import MxResult, make_resolver
-from diag.probe import ProbeOptions
+from diag.net.dns import MxResult, make_resolver, mx_hosts
+from diag.progress import Event, Progress, silent
+from diag.providers.lookup import parse_query
+
+if TYPE_CHECKING:
+    from diag.check.model import CheckReport
 
 
-async def check(text: str, options: DiscoveryOptions, *, legacy_tls: bool = False) -> CheckReport:
-    from diag.tls.trust import system_store
-
+async def check(
+    text: str,
+    options: DiscoveryOptions,
+    *,
+    legacy_tls: bool = False,
+    progress: Progress = silent,
+) -> CheckReport:
     clock = time.perf_counter()
+    query = parse_query(text)
     resolver = make_resolver(options.nameserver, options.timeout)
+    progress(Event("resolving", query.domain))
+    mx_task = asyncio.ensure_future(mx_hosts(resolver, query.domain))
+    await head_start()
+    # The rest is imported while the MX query travels.
+    from diag.check.domain import check_domain
+    from diag.check.judge import discovery_findings, domain_findings, probe_findings
+    from diag.check.model import Checked, CheckReport
+    from diag.check.rank import best_settings, rank
+    from diag.check.verify import Verifier
+    from diag.probe import ProbeOptions, trust_store_loader
+
     probe_options = ProbeOptions(
         timeout=options.timeout,
         ca_file=options.ca_file,
         nameserver=options.nameserver,
         legacy_tls=legacy_tls,
     )
-    verifier = Verifier(probe_options, resolver, system_store().extended(options.ca_file))
+    verifier = Verifier(
+        probe_options, resolver, trust_store_loader(options.ca_file), progress=progress
+    )
     # Probing starts as each source answers, not after the slowest one.
-    report = await discover(text, options, resolver=resolver, on_found=verifier.start)
+    report = await discover(
+        text,
+        options,
+        resolver=resolver,
+        on_found=verifier.start,
+        mx_task=mx_task,
+        progress=progress,
+    )
     merged = report.merged()
     live = report.dns_reachable
     if live:

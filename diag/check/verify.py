@@ -7,6 +7,7 @@ probed once, whichever sources name it.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from diag.check.model import Checked
@@ -14,6 +15,7 @@ from diag.discovery.model import Candidate, Merged
 from diag.model import DnsResult, ServiceResult, ServiceSpec
 from diag.net.dns import Resolver, resolve_addresses
 from diag.probe import ProbeOptions, probe_services
+from diag.progress import Counter, Progress, silent
 
 if TYPE_CHECKING:
     from diag.tls.trust import TrustStore
@@ -22,8 +24,15 @@ MAX_CONNECTIONS = 16
 
 
 class Verifier:
-    def __init__(self, options: ProbeOptions, resolver: Resolver, store: TrustStore) -> None:
+    def __init__(
+        self,
+        options: ProbeOptions,
+        resolver: Resolver,
+        store: Callable[[], TrustStore],
+        progress: Progress = silent,
+    ) -> None:
         self._options = options
+        self._counter = Counter(progress, "probing")
         self._resolver = resolver
         self._store = store
         self._limiter = asyncio.Semaphore(MAX_CONNECTIONS)
@@ -35,6 +44,7 @@ class Verifier:
         for candidate in candidates:
             key = (*candidate.key, candidate.security)
             if key not in self._probes:
+                self._counter.add()
                 self._probes[key] = asyncio.ensure_future(self._probe(candidate))
 
     async def results(self, merged: list[Merged]) -> list[Checked]:
@@ -51,6 +61,12 @@ class Verifier:
             task.cancel()
 
     async def _probe(self, candidate: Candidate) -> tuple[ServiceResult, bool]:
+        try:
+            return await self._probe_one(candidate)
+        finally:
+            self._counter.finish()
+
+    async def _probe_one(self, candidate: Candidate) -> tuple[ServiceResult, bool]:
         host = candidate.host
         if host not in self._hosts:
             self._hosts[host] = asyncio.ensure_future(resolve_addresses(self._resolver, host))

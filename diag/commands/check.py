@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from diag.commands.probe import check_timeout
-from diag.discovery.discover import DiscoveryOptions
+from diag.commands.options import check_timeout
+from diag.discovery.model import DiscoveryOptions
 from diag.errors import BadInput
 from diag.net.dns import Nameserver
 

@@ -6,16 +6,10 @@ import asyncio
 import sys
 from pathlib import Path
 
-from diag.errors import BadInput
+from diag.commands.options import check_timeout
 from diag.net.dns import Nameserver
 from diag.net.names import validate_target
 from diag.probe import ProbeOptions, probe_host
-
-
-def check_timeout(timeout: float) -> float:
-    if not 0 < timeout <= 300:
-        raise BadInput(f"--timeout must be between 0 and 300 seconds, not {timeout}")
-    return timeout
 
 
 def run(

@@ -5,35 +5,33 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from diag.discovery.model import PUBLISHED, Candidate, DiscoveryReport, SourceResult
-from diag.discovery.sources import Context
-from diag.discovery.sources.autoconfig import from_autoconfig, from_ispdb
-from diag.discovery.sources.autodiscover import from_autodiscover
-from diag.discovery.sources.guess import guess
-from diag.discovery.sources.provider_db import from_database
-from diag.discovery.sources.srv import from_srv
+from diag.discovery.model import (
+    PUBLISHED,
+    Candidate,
+    DiscoveryOptions,
+    DiscoveryReport,
+    SourceResult,
+)
 from diag.net.connection import elapsed_ms
-from diag.net.dns import Nameserver, Resolver, make_resolver, mx_hosts
+from diag.net.dns import MxResult, Resolver, make_resolver, mx_hosts
+from diag.progress import Counter, Event, Progress, silent
 from diag.providers.lookup import parse_query
 
 if TYPE_CHECKING:
     from diag.providers.database import ProviderDatabase
 
+__all__ = ["DiscoveryOptions", "discover", "head_start"]
+
 Results = TypeVar("Results", SourceResult, list[SourceResult])
 
 
-@dataclass(frozen=True)
-class DiscoveryOptions:
-    timeout: float = 10.0
-    ca_file: Path | None = None
-    nameserver: Nameserver | None = None
-    ispdb_url: str | None = None
-    providers_dirs: tuple[Path, ...] = field(default_factory=tuple)
-    guess: bool = True
+async def head_start() -> None:
+    """Let tasks just scheduled send their first packets before CPU-bound work
+    (imports, parsing) holds the event loop: the replies travel meanwhile."""
+    for _ in range(3):
+        await asyncio.sleep(0)
 
 
 async def discover(
@@ -42,17 +40,31 @@ async def discover(
     database: ProviderDatabase | None = None,
     resolver: Resolver | None = None,
     on_found: Callable[[list[Candidate]], None] | None = None,
+    mx_task: asyncio.Future[MxResult] | None = None,
+    progress: Progress = silent,
 ) -> DiscoveryReport:
     """Ask every source at once. `on_found` sees each source's candidates as soon as that
-    source answers, so a caller can start probing before the slowest source is done."""
-    from diag.providers.database import load
-
+    source answers, so a caller can start probing before the slowest source is done.
+    `mx_task` is the domain's MX lookup when the caller already started it."""
     clock = time.perf_counter()
     query = parse_query(text)
-    # Parsed before any source starts: CPU-bound (~15 ms), it would only delay their
-    # replies later, and a thread would fight the event loop for the GIL (measured).
-    database = database or load(list(options.providers_dirs))
     resolver = resolver or make_resolver(options.nameserver, options.timeout)
+    if mx_task is None:
+        progress(Event("resolving", query.domain))
+        mx_task = asyncio.ensure_future(mx_hosts(resolver, query.domain))
+        await head_start()
+    # Imported and parsed while the MX query travels: CPU-bound (~15 ms for the
+    # database), they would only delay the sources' replies later, and a thread would
+    # fight the event loop for the GIL (measured).
+    from diag.discovery.sources import Context
+    from diag.discovery.sources.autoconfig import from_autoconfig, from_ispdb
+    from diag.discovery.sources.autodiscover import from_autodiscover
+    from diag.discovery.sources.guess import guess
+    from diag.discovery.sources.provider_db import from_database
+    from diag.discovery.sources.srv import from_srv
+    from diag.providers.database import load
+
+    database = database or load(list(options.providers_dirs))
     ctx = Context(
         query.domain, query.address, resolver, options.timeout, options.ca_file, options.ispdb_url
     )
@@ -63,13 +75,19 @@ async def discover(
                 on_found(result.candidates)
         return results
 
-    async def announced(source: Awaitable[Results]) -> Results:
-        return announce(await source)
+    fetching = Counter(progress, "fetching", query.domain)
+    fetching.add(3 + bool(options.ispdb_url))  # autoconfig, Autodiscover, SRV (+ ISPDB)
 
-    mx_task = asyncio.ensure_future(mx_hosts(resolver, query.domain))
+    async def announced(source: Awaitable[Results], counted: bool = True) -> Results:
+        try:
+            return announce(await source)
+        finally:
+            if counted:
+                fetching.finish()
+
     network = asyncio.gather(
         announced(from_autoconfig(ctx)),
-        announced(from_ispdb(ctx)),
+        announced(from_ispdb(ctx), counted=bool(options.ispdb_url)),
         announced(from_autodiscover(ctx)),
         announced(from_srv(ctx)),
     )

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from diag.model import Security
+
+if TYPE_CHECKING:
+    from diag.net.dns import Nameserver
 
 # Published sources, in the order a careful client trusts them; guesses come last.
 SOURCE_ORDER = (
@@ -18,6 +23,16 @@ SOURCE_ORDER = (
     "guess",
 )
 PUBLISHED = frozenset(SOURCE_ORDER) - {"guess"}
+
+
+@dataclass(frozen=True)
+class DiscoveryOptions:
+    timeout: float = 10.0
+    ca_file: Path | None = None
+    nameserver: Nameserver | None = None
+    ispdb_url: str | None = None
+    providers_dirs: tuple[Path, ...] = field(default_factory=tuple)
+    guess: bool = True
 
 
 @dataclass(frozen=True)
