@@ -43,8 +43,9 @@ class Finding:
     severity: Severity
     service: str | None  # "imap/143"; None for host-level findings
     message: str
-    evidence: str
+    evidence: str  # plain words a helpdesk can read
     fix: str
+    detail: str | None = None  # technical detail (a library's own message), JSON only
 
 
 @dataclass(frozen=True)
@@ -128,11 +129,18 @@ class CertificateInfo:
 
 @dataclass
 class TrustResult:
-    trusted: bool
-    error: str | None = None
+    trusted: bool  # an ordinary mail client with this trust store accepts the chain
+    error: str | None = None  # why not, in plain words
+    error_detail: str | None = None  # the verifier's own message
     self_signed: bool = False
     incomplete_chain: bool = False
     incomplete_reason: str | None = None
+    missing_issuer: str | None = None  # the certificate the server should also send
+    issuer_url: str | None = None  # where that certificate is published (AIA)
+    # Rules of the strict (CA/Browser Forum) profile the chain breaks, in plain words;
+    # empty when strict verifiers accept it as well.
+    nonconforming: list[str] = field(default_factory=list)
+    nonconforming_detail: str | None = None
     hostname_matches: bool = False
     hostname_checked: str = ""
     valid_names: list[str] = field(default_factory=list)

@@ -113,9 +113,13 @@ def test_hostname_mismatch_suggests_a_name(lab):
     assert "mail.other.test" in finding.fix
 
 
-def test_chain_without_known_intermediate_is_untrusted(lab):
+def test_leaf_alone_without_known_intermediate_is_incomplete(lab):
+    """Roots do not issue server certificates: a lone leaf means a missing intermediate."""
     report = probe(lab.host("chainless"), ca_file=lab.pki.root_file, ports=(993,))
-    assert codes(report) == {"tls.cert.untrusted"}
+    assert codes(report) == {"tls.cert.incomplete_chain"}
+    (finding,) = report.all_findings
+    assert "maildiag lab intermediate" in finding.message
+    assert "no AIA" in finding.evidence
 
 
 def test_cleartext_host(lab):

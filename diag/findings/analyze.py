@@ -19,8 +19,10 @@ from diag.model import (
     ServiceResult,
     Severity,
     TlsInfo,
+    TrustResult,
 )
 from diag.protocols import SUBMISSION_PORTS
+from diag.tls.trust import strict_clients_note
 
 EXPIRY_WARNING_DAYS = 14
 MIN_RSA_BITS = 2048
@@ -217,37 +219,60 @@ def tls_findings(label: str, tls: TlsInfo, now: datetime | None = None) -> list[
                     fix=fix,
                 )
             )
-        if not trust.trusted:
-            if trust.incomplete_chain:
-                out.append(
-                    finding(
-                        "tls.cert.incomplete_chain",
-                        label,
-                        f"{label}: the server sends {len(tls.chain)} certificate(s), "
-                        "without the intermediate",
-                        trust.incomplete_reason or "",
-                    )
-                )
-            elif trust.self_signed:
-                out.append(
-                    finding(
-                        "tls.cert.self_signed",
-                        label,
-                        f"{label}: the certificate is self-signed",
-                        f"subject = issuer = {leaf.subject}",
-                    )
-                )
-            else:
-                out.append(
-                    finding(
-                        "tls.cert.untrusted",
-                        label,
-                        f"{label}: the certificate does not chain to a trusted root",
-                        f"issuer {leaf.issuer}: {trust.error}",
-                    )
-                )
+        out.extend(_trust(label, leaf, len(tls.chain), trust))
     out.extend(_strength(label, tls.chain))
     return out
+
+
+def _trust(label: str, leaf: CertificateInfo, sent: int, trust: TrustResult) -> list[Finding]:
+    if trust.trusted:
+        if not trust.nonconforming:
+            return []
+        return [
+            finding(
+                "tls.cert.nonconforming",
+                label,
+                f"{label}: mail clients accept the certificate, strict verifiers do not",
+                "; ".join(trust.nonconforming) + ". " + strict_clients_note() + ".",
+                detail=trust.nonconforming_detail,
+            )
+        ]
+    if trust.incomplete_chain:
+        missing = trust.missing_issuer or "the intermediate certificate"
+        where = f" (download it from {trust.issuer_url})" if trust.issuer_url else ""
+        return [
+            finding(
+                "tls.cert.incomplete_chain",
+                label,
+                f"{label}: the server sends {sent} certificate(s), without the intermediate "
+                f"{missing}",
+                trust.incomplete_reason or "",
+                fix=(
+                    f"Add the intermediate certificate {missing}{where} to the server's "
+                    "certificate file, after the server's own certificate (e.g. Let's "
+                    "Encrypt's fullchain.pem), and reload the service."
+                ),
+                detail=trust.error_detail,
+            )
+        ]
+    if trust.self_signed:
+        return [
+            finding(
+                "tls.cert.self_signed",
+                label,
+                f"{label}: the certificate is self-signed",
+                f"subject = issuer = {leaf.subject}",
+            )
+        ]
+    return [
+        finding(
+            "tls.cert.untrusted",
+            label,
+            f"{label}: the certificate does not chain to a trusted root",
+            trust.error or "the chain does not lead to a trusted root",
+            detail=trust.error_detail,
+        )
+    ]
 
 
 def _validity(label: str, leaf: CertificateInfo, now: datetime) -> list[Finding]:

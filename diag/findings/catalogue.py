@@ -126,6 +126,13 @@ CATALOGUE: dict[str, Entry] = {
         "Configure the full chain file (leaf followed by intermediates), e.g. Let's "
         "Encrypt's fullchain.pem, and reload.",
     ),
+    "tls.cert.nonconforming": Entry(
+        W,
+        "the certificate breaks rules that strict verifiers enforce",
+        "Reissue the certificate (or have the CA reissue it) following the CA/Browser Forum "
+        "profile: Authority Key Identifier on the server certificate, critical basic "
+        "constraints and key usage on every CA.",
+    ),
     "tls.cert.weak_key": Entry(
         E,
         "the certificate's key is too small",
@@ -237,6 +244,7 @@ def finding(
     *,
     severity: Severity | None = None,
     fix: str | None = None,
+    detail: str | None = None,
 ) -> Finding:
     entry = CATALOGUE[code]
     return Finding(
@@ -246,4 +254,5 @@ def finding(
         message=message,
         evidence=evidence,
         fix=fix or entry.fix,
+        detail=detail,
     )

@@ -1,8 +1,12 @@
 """Does the chain a server sent lead to a trusted root, and for which names is it valid?
 
-Verification runs on the chain as sent (cryptography's RFC 5280 / Web PKI verifier),
-decoupled from the clock and the host name, so that an expired certificate for the
-wrong host is still known to be trusted or not: each problem is its own finding.
+Trust is decided as mail clients decide it: RFC 5280 path building with signatures,
+basic constraints and key usage (cryptography's verifier with relaxed extension
+policies), not the stricter CA/Browser Forum web profile. Where the strict profile
+disagrees, the rules it applies are listed (`nonconforming`). Verification runs on the
+chain as sent, decoupled from the clock and the host name, so that an expired
+certificate for the wrong host is still known to be trusted or not: each problem is its
+own finding.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509 import verification
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from diag.errors import BadInput
 from diag.model import TrustResult
@@ -82,7 +87,9 @@ def assess(chain: list[x509.Certificate], host: str, store: TrustStore) -> Trust
     cached = store.verdicts.get(key)
     if cached is None:
         cached = store.verdicts[key] = _assess(chain, host, store)
-    return dataclasses.replace(cached, valid_names=list(cached.valid_names))
+    return dataclasses.replace(
+        cached, valid_names=list(cached.valid_names), nonconforming=list(cached.nonconforming)
+    )
 
 
 _SHA256 = hashes.SHA256()
@@ -100,44 +107,186 @@ def _assess(chain: list[x509.Certificate], host: str, store: TrustStore) -> Trus
     )
     if not dns_names and not ips:
         result.names_note = "the certificate has no subjectAltName; clients ignore the CN"
-    error = _verify(leaf, chain[1:], store.roots)
-    if error is None:
+    path, raw = _verify(leaf, chain[1:], store.roots)
+    if path is not None:
         result.trusted = True
+        result.nonconforming, result.nonconforming_detail = _strict_deviations(
+            leaf, chain, path, store
+        )
         return result
-    result.error = error
-    if (
-        store.intermediates
-        and _verify(leaf, chain[1:] + list(store.intermediates), store.roots) is None
-    ):
-        result.incomplete_chain = True
-        result.incomplete_reason = "the chain verifies once the missing intermediate is added"
-    elif len(chain) == 1 and not result.self_signed and _issuer_unknown(leaf, store):
-        aia = _aia(leaf)
-        if aia:
+    result.error, result.error_detail = plain_reason(raw, leaf), raw
+    if store.intermediates:
+        path, _ = _verify(leaf, chain[1:] + list(store.intermediates), store.roots)
+        if path is not None:
+            missing = [c for c in path[1:-1] if c not in chain]
             result.incomplete_chain = True
+            result.missing_issuer = _name(missing[0].subject) if missing else _name(leaf.issuer)
             result.incomplete_reason = (
-                f"the server sent only its own certificate; its issuer is published at {aia}"
+                f"the chain leads to a trusted root once {result.missing_issuer} "
+                "(found in --ca-file) is added"
             )
+            return result
+    if len(chain) == 1 and not result.self_signed and _issuer_unknown(leaf, store):
+        known = [c for c in store.intermediates if c.subject == leaf.issuer]
+        if known:  # we hold its issuer, and even so the chain leads nowhere: untrusted
+            result.error = (
+                f"{result.error}; adding its issuer {_name(leaf.issuer)} from --ca-file "
+                "does not help"
+            )
+            return result
+        # Roots do not issue server certificates directly: a leaf sent alone whose issuer
+        # is no trust anchor is, in practice, a missing intermediate.
+        result.incomplete_chain = True
+        result.missing_issuer = _name(leaf.issuer)
+        result.issuer_url = _aia(leaf)
+        where = (
+            f"; it is published at {result.issuer_url}"
+            if result.issuer_url
+            else "; the certificate does not say where to download it (no AIA)"
+        )
+        result.incomplete_reason = (
+            f"the server sent only its own certificate, issued by {result.missing_issuer}, "
+            f"which is not a trusted root{where}"
+        )
     return result
+
+
+# --- the two profiles ------------------------------------------------------------------------
+#
+# Mail clients (OpenSSL, NSS, Apple, Microsoft) apply RFC 5280 path building with basic
+# constraints and key usage, not the CA/Browser Forum web profile that cryptography's
+# verifier enforces by default (Authority Key Identifier required, critical basic
+# constraints, key usage present on every CA, ...). Trust is decided by the first; the
+# second only yields `nonconforming`, a warning that strict verifiers refuse the chain.
+
+_MAIL_RULE = "mail-client rule: "
+
+
+def _ca_key_usage(_policy: object, _cert: x509.Certificate, usage: x509.KeyUsage | None) -> None:
+    if usage is not None and not usage.key_cert_sign:
+        raise ValueError(_MAIL_RULE + "CA key usage without keyCertSign")
+
+
+def _ee_key_usage(_policy: object, _cert: x509.Certificate, usage: x509.KeyUsage | None) -> None:
+    if usage is not None and not (
+        usage.digital_signature or usage.key_encipherment or usage.key_agreement
+    ):
+        raise ValueError(_MAIL_RULE + "server key usage allows no TLS use")
+
+
+def _ee_extended_usage(
+    _policy: object, _cert: x509.Certificate, usage: x509.ExtendedKeyUsage | None
+) -> None:
+    if usage is not None and not {
+        ExtendedKeyUsageOID.SERVER_AUTH,
+        ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE,
+    }.intersection(usage):
+        raise ValueError(_MAIL_RULE + "extended key usage without serverAuth")
+
+
+@functools.cache
+def _mail_policies() -> tuple[verification.ExtensionPolicy, verification.ExtensionPolicy]:
+    either = verification.Criticality.AGNOSTIC
+    ee = (
+        verification.ExtensionPolicy.permit_all()
+        .may_be_present(x509.KeyUsage, either, _ee_key_usage)
+        .may_be_present(x509.ExtendedKeyUsage, either, _ee_extended_usage)
+    )
+    ca = (
+        verification.ExtensionPolicy.permit_all()
+        .require_present(x509.BasicConstraints, either, None)
+        .may_be_present(x509.KeyUsage, either, _ca_key_usage)
+    )
+    return ee, ca
 
 
 def _verify(
     leaf: x509.Certificate, intermediates: list[x509.Certificate], roots: tuple
-) -> str | None:
+) -> tuple[list[x509.Certificate] | None, str | None]:
+    """The path a mail client builds (leaf first, root last), or None and the reason.
+
+    A client verifier builds the path without a name (names are judged apart) and,
+    with these policies, without the web profile's extension rules.
+    """
     if not roots:
-        return "no trusted root certificates available"
-    subject = _subject_for(leaf)
-    if subject is None:
-        return "the certificate names no host (no subjectAltName)"
+        return None, "no trusted root certificates available"
+    ee, ca = _mail_policies()
     builder = verification.PolicyBuilder().store(verification.Store(list(roots)))
     builder = builder.time(_inside_validity(leaf)).max_chain_depth(8)
+    builder = builder.extension_policies(ee_policy=ee, ca_policy=ca)
     try:
-        builder.build_server_verifier(subject).verify(leaf, intermediates)
+        verified = builder.build_client_verifier().verify(leaf, intermediates)
     except verification.VerificationError as exc:
-        return _clean(str(exc))
+        return None, str(exc)
+    except (ValueError, TypeError) as exc:  # e.g. an unreadable name in the chain
+        return None, f"cannot verify: {exc}"
+    return list(verified.chain), None
+
+
+def _strict_deviations(
+    leaf: x509.Certificate,
+    chain: list[x509.Certificate],
+    path: list[x509.Certificate],
+    store: TrustStore,
+) -> tuple[list[str], str | None]:
+    """Rules of the web profile the accepted path breaks (empty if strict verifiers agree)."""
+    subject = _subject_for(leaf)
+    if subject is None:
+        return [], None  # no subjectAltName: the name finding says it
+    builder = verification.PolicyBuilder().store(verification.Store(list(store.roots)))
+    builder = builder.time(_inside_validity(leaf)).max_chain_depth(8)
+    try:
+        builder.build_server_verifier(subject).verify(leaf, chain[1:])
+    except verification.VerificationError as exc:
+        raw = str(exc)
     except (ValueError, TypeError) as exc:
-        return f"cannot verify: {exc}"
-    return None
+        raw = str(exc)
+    else:
+        return [], None
+    rules = profile_rules(path)
+    return (rules or [plain_reason(raw, leaf)]), raw
+
+
+_STRICT_CLIENTS = (
+    "Mail clients built on OpenSSL, NSS (Thunderbird), Apple and Microsoft accept this; "
+    "verifiers that apply the CA/Browser Forum profile strictly (Python's cryptography, "
+    "some Go and rustls-based tools) refuse it"
+)
+
+
+def profile_rules(path: list[x509.Certificate]) -> list[str]:
+    """The web-profile rules each certificate of an accepted path breaks, in plain words."""
+    rules: list[str] = []
+    leaf = path[0]
+    if _extension(leaf, x509.AuthorityKeyIdentifier) is None:
+        rules.append("the server certificate has no Authority Key Identifier extension")
+    constraints = _extension(leaf, x509.BasicConstraints)
+    if constraints is not None and constraints.value.ca:
+        rules.append(
+            "the server certificate is marked as a CA certificate (rustls-based clients refuse it)"
+        )
+    usage = _extension(leaf, x509.KeyUsage)
+    if usage is not None and usage.value.key_cert_sign:
+        rules.append("the server certificate's key usage allows signing other certificates")
+    for cert in path[1:]:
+        who = _name(cert.subject)
+        constraints = _extension(cert, x509.BasicConstraints)
+        if constraints is not None and not constraints.critical:
+            rules.append(f"CA {who}: its basic constraints are not marked critical")
+        if _extension(cert, x509.KeyUsage) is None:
+            rules.append(f"CA {who}: it has no key usage extension")
+    return rules
+
+
+def strict_clients_note() -> str:
+    return _STRICT_CLIENTS
+
+
+def _extension(cert: x509.Certificate, kind: type) -> x509.Extension | None:
+    try:
+        return cert.extensions.get_extension_for_class(kind)
+    except (x509.ExtensionNotFound, ValueError):
+        return None
 
 
 def _subject_for(leaf: x509.Certificate) -> verification.Subject | None:
@@ -174,20 +323,72 @@ def _aia(leaf: x509.Certificate) -> str | None:
     return urls[0] if urls else None
 
 
+def _name(name: x509.Name) -> str:
+    """A distinguished name for a sentence: its CN when it has one, else the whole name."""
+    try:
+        cns = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+        if cns and isinstance(cns[0].value, str):
+            return f'"{cns[0].value}"'
+        return f'"{name.rfc4514_string()}"'
+    except ValueError:
+        return "(an unreadable name)"
+
+
+# The verifier's messages name Rust types and RFC fields; each is mapped to a sentence.
+# Order matters: the first marker found wins.
 _REASONS = (
-    ("Forbidden signature algorithm", "signed with an algorithm clients no longer accept"),
-    ("Forbidden public key algorithm", "a key type or size clients no longer accept"),
+    ("no trusted root certificates available", "no trusted root certificates are available"),
+    ("CA key usage without keyCertSign", "a CA's key usage does not allow it to sign certificates"),
+    ("keyUsage.keyCertSign", "a CA's key usage does not allow it to sign certificates"),
+    ("server key usage allows no TLS use", "the certificate's key usage does not allow TLS"),
+    (
+        "extended key usage without serverAuth",
+        "the certificate is not meant for servers (its extended key usage lacks serverAuth)",
+    ),
+    (
+        "required EKU not found",
+        "the certificate is not meant for servers (its extended key usage lacks serverAuth)",
+    ),
+    (
+        "has no basicConstraints",
+        "a certificate used as a CA is not marked as a CA (no basic constraints)",
+    ),
+    ("basicConstraints.cA must be asserted", "a certificate used as a CA is not marked as a CA"),
+    (
+        "Forbidden signature algorithm",
+        "a certificate is signed with an algorithm clients no longer accept (e.g. SHA-1)",
+    ),
+    (
+        "Forbidden public key algorithm",
+        "a certificate has a key type or size clients no longer accept",
+    ),
     ("signature does not match", "a signature in the chain does not verify"),
-    ("no issuer", "the issuer is not a trusted root and was not sent"),
+    ("signature", "a signature in the chain does not verify"),
+    ("path length", "the chain is longer than a CA allows (path length constraint)"),
+    (
+        "name constraint",
+        "the certificate's names are outside what its CA may issue for (name constraints)",
+    ),
+    ("maximum depth", "the chain is too long"),
+    ("2.5.29.35", "the server certificate has no Authority Key Identifier extension"),
+    ("incorrect criticality", "an extension is marked critical (or not) against the rules"),
+    ("missing required extension", "a certificate lacks an extension the rules require"),
+    ("cannot verify", "the chain could not be checked: a certificate in it is malformed"),
 )
 
 
-def _clean(message: str) -> str:
-    """cryptography's messages name Rust types; say what they mean, keep the original."""
+def plain_reason(raw: str | None, leaf: x509.Certificate) -> str:
+    """A verifier failure as a sentence a helpdesk can read (the raw text goes to `detail`)."""
+    text = raw or ""
     for marker, meaning in _REASONS:
-        if marker in message:
-            return f"{meaning} ({marker})"
-    return message.replace("validation failed: ", "").strip() or "the chain does not verify"
+        if marker in text:
+            return meaning
+    if "candidates exhausted" in text or "no issuer" in text:
+        return (
+            f"it does not lead to a trusted root: its issuer {_name(leaf.issuer)} is neither "
+            "a trusted root nor among the certificates the server sent"
+        )
+    return "the chain does not lead to a trusted root"
 
 
 def load_chain(der_chain: list[bytes]) -> list[x509.Certificate]:

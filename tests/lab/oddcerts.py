@@ -1,0 +1,111 @@
+"""Certificates real CAs issue and strict verifiers refuse, for the trust verdict tests.
+
+Made with cryptography (as tests/lab/pki.py), one builder with switches, so each test
+says exactly which rule its certificate breaks.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
+
+from tests.lab.pki import Issued
+
+DAY = timedelta(days=1)
+
+
+def key_usage(**flags: bool) -> x509.KeyUsage:
+    names = [
+        "digital_signature",
+        "content_commitment",
+        "key_encipherment",
+        "data_encipherment",
+        "key_agreement",
+        "key_cert_sign",
+        "crl_sign",
+        "encipher_only",
+        "decipher_only",
+    ]
+    return x509.KeyUsage(**{n: flags.get(n, False) for n in names})
+
+
+def build(
+    cn: str,
+    issuer: Issued | None = None,
+    *,
+    ca: bool | None = None,
+    bc_critical: bool = True,
+    aki: bool = True,
+    ski: bool = True,
+    names: list[str] | None = None,
+    usage: x509.KeyUsage | None = None,
+    aia_url: str | None = None,
+    eku: list[x509.ObjectIdentifier] | None = None,
+) -> Issued:
+    """A certificate; issuer None makes it self-signed. ca None: no basic constraints."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(UTC)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(issuer.cert.subject if issuer else name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - DAY)
+        .not_valid_after(now + 90 * DAY)
+    )
+    if ca is not None:
+        builder = builder.add_extension(
+            x509.BasicConstraints(ca=ca, path_length=None), critical=bc_critical
+        )
+    if ski:
+        builder = builder.add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+        )
+    if aki and issuer:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
+            critical=False,
+        )
+    if names:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False
+        )
+    if usage is not None:
+        builder = builder.add_extension(usage, critical=True)
+    if eku is not None:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
+    if aia_url:
+        builder = builder.add_extension(
+            x509.AuthorityInformationAccess(
+                [
+                    x509.AccessDescription(
+                        AuthorityInformationAccessOID.CA_ISSUERS,
+                        x509.UniformResourceIdentifier(aia_url),
+                    )
+                ]
+            ),
+            critical=False,
+        )
+    return Issued(builder.sign(issuer.key if issuer else key, hashes.SHA256()), key)
+
+
+def root(cn: str = "odd root") -> Issued:
+    return build(cn, ca=True, usage=key_usage(key_cert_sign=True, crl_sign=True))
+
+
+def intermediate(cn: str, issuer: Issued, **kw) -> Issued:
+    kw.setdefault("ca", True)
+    kw.setdefault("usage", key_usage(key_cert_sign=True, crl_sign=True))
+    return build(cn, issuer, **kw)
+
+
+def leaf(host: str, issuer: Issued, **kw) -> Issued:
+    kw.setdefault("ca", False)
+    kw.setdefault("names", [host])
+    return build(host, issuer, **kw)

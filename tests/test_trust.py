@@ -1,0 +1,187 @@
+"""Trust as mail clients decide it, and the strict profile's disagreements (no network)."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from diag.findings.analyze import tls_findings
+from diag.model import TlsInfo
+from diag.tls.certificate import describe
+from diag.tls.trust import TrustStore, assess
+from tests.lab import oddcerts as odd
+
+HOST = "mail.odd.test"
+
+
+@pytest.fixture(scope="module")
+def ca():
+    root = odd.root()
+    return root, odd.intermediate("odd intermediate", root)
+
+
+def verdict(chain, roots, intermediates=()):
+    store = TrustStore(tuple(r.cert for r in roots), tuple(i.cert for i in intermediates))
+    return assess([c.cert for c in chain], HOST, store)
+
+
+def findings(chain, roots, intermediates=()):
+    trust = verdict(chain, roots, intermediates)
+    info = TlsInfo(ok=True, chain=[describe(c.cert) for c in chain], trust=trust)
+    return {f.code: f for f in tls_findings("imap/993", info)}
+
+
+def test_leaf_without_aki_is_trusted_but_nonconforming(ca):
+    root, _ = ca
+    leaf = odd.leaf(HOST, root, aki=False, ski=False)
+    trust = verdict([leaf], [root])
+    assert trust.trusted  # OpenSSL, NSS, Apple, Microsoft accept it
+    assert trust.nonconforming == [
+        "the server certificate has no Authority Key Identifier extension"
+    ]
+    found = findings([leaf], [root])
+    assert set(found) == {"tls.cert.nonconforming"}
+    nonconforming = found["tls.cert.nonconforming"]
+    assert nonconforming.severity.value == "warning"
+    assert "Authority Key Identifier" in nonconforming.evidence
+    assert "rustls" in nonconforming.evidence
+    assert "2.5.29.35" in nonconforming.detail  # the strict verifier's own words
+    assert (
+        "2.5.29.35" not in nonconforming.evidence and "<Certificate" not in nonconforming.evidence
+    )
+
+
+@pytest.mark.parametrize(
+    ("make", "rule"),
+    [
+        (
+            lambda root: [odd.leaf(HOST, root, ca=True)],
+            "the server certificate is marked as a CA certificate",
+        ),
+        (
+            lambda root: [
+                odd.leaf(HOST, inter := odd.intermediate("loose", root, bc_critical=False)),
+                inter,
+            ],
+            'CA "loose": its basic constraints are not marked critical',
+        ),
+        (
+            lambda root: [
+                odd.leaf(HOST, inter := odd.intermediate("no usage", root, usage=None)),
+                inter,
+            ],
+            'CA "no usage": it has no key usage extension',
+        ),
+        (
+            lambda root: [
+                odd.leaf(
+                    HOST, root, usage=odd.key_usage(digital_signature=True, key_cert_sign=True)
+                )
+            ],
+            "the server certificate's key usage allows signing other certificates",
+        ),
+    ],
+)
+def test_strict_and_relaxed_disagree(ca, make, rule):
+    root, _ = ca
+    chain = make(root)
+    trust = verdict(chain, [root])
+    assert trust.trusted
+    assert any(r.startswith(rule) for r in trust.nonconforming), trust.nonconforming
+    assert trust.nonconforming_detail  # the strict verifier did refuse it
+
+
+def test_conforming_chain_has_no_deviation(ca):
+    root, inter = ca
+    trust = verdict([odd.leaf(HOST, inter), inter], [root])
+    assert trust.trusted and trust.nonconforming == []
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (
+            lambda root: [
+                odd.leaf(HOST, inter := odd.intermediate("not a ca", root, ca=False)),
+                inter,
+            ],
+            "not marked as a CA",
+        ),
+        (
+            lambda root: [odd.leaf(HOST, inter := odd.intermediate("no bc", root, ca=None)), inter],
+            "not marked as a CA",
+        ),
+        (
+            lambda root: [
+                odd.leaf(
+                    HOST,
+                    inter := odd.intermediate(
+                        "signs nothing", root, usage=odd.key_usage(digital_signature=True)
+                    ),
+                ),
+                inter,
+            ],
+            "does not allow it to sign certificates",
+        ),
+        (
+            lambda root: [odd.leaf(HOST, root, eku=[ExtendedKeyUsageOID.CLIENT_AUTH])],
+            "not meant for servers",
+        ),
+    ],
+)
+def test_what_mail_clients_refuse_stays_untrusted(ca, make, reason):
+    root, _ = ca
+    chain = make(root)
+    trust = verdict(chain, [root])
+    assert not trust.trusted
+    assert reason in trust.error
+    found = findings(chain, [root])
+    untrusted = found["tls.cert.untrusted"]
+    assert reason in untrusted.evidence
+    assert untrusted.detail and "<Certificate" not in untrusted.evidence
+
+
+@pytest.mark.parametrize("aia", [None, "http://ca.odd.test/intermediate.crt"])
+def test_leaf_sent_alone_is_a_missing_intermediate(ca, aia):
+    root, inter = ca
+    leaf = odd.leaf(HOST, inter, aia_url=aia)
+    trust = verdict([leaf], [root])
+    assert not trust.trusted and trust.incomplete_chain
+    assert trust.missing_issuer == '"odd intermediate"'
+    assert trust.issuer_url == aia
+    found = findings([leaf], [root])
+    assert set(found) == {"tls.cert.incomplete_chain"}
+    incomplete = found["tls.cert.incomplete_chain"]
+    assert '"odd intermediate"' in incomplete.message
+    assert '"odd intermediate"' in incomplete.fix
+    if aia:
+        assert aia in incomplete.evidence and aia in incomplete.fix
+    else:
+        assert "no AIA" in incomplete.evidence
+    assert "candidates exhausted" not in incomplete.evidence
+
+
+def test_intermediate_in_ca_file_confirms_the_missing_one(ca):
+    root, inter = ca
+    trust = verdict([odd.leaf(HOST, inter)], [root], [inter])
+    assert trust.incomplete_chain and "--ca-file" in trust.incomplete_reason
+
+
+def test_leaf_alone_whose_known_issuer_leads_nowhere_is_untrusted(ca):
+    root, _ = ca
+    stranger = odd.intermediate("odd intermediate", odd.root("another root"))
+    leaf = odd.leaf(HOST, stranger)
+    trust = verdict([leaf], [root], [stranger])
+    assert not trust.trusted and not trust.incomplete_chain
+    assert set(findings([leaf], [root], [stranger])) == {"tls.cert.untrusted"}
+
+
+def test_unknown_ca_says_so_in_plain_words(ca):
+    root, _ = ca
+    other = odd.root("unknown root")
+    inter = odd.intermediate("unknown intermediate", other)
+    found = findings([odd.leaf(HOST, inter), inter], [root])
+    untrusted = found["tls.cert.untrusted"]
+    assert "does not lead to a trusted root" in untrusted.evidence
+    assert "candidates exhausted" in untrusted.detail
+    assert "candidates exhausted" not in untrusted.evidence
