@@ -85,7 +85,9 @@ def discovery_findings(
     if not live:
         return out
     for c in checked:
-        if c.merged.published and not c.usable and _definitely_broken(c):
+        if not c.merged.published or c.usable or not _definitely_broken(c):
+            continue
+        if c.merged.owner_published:
             out.append(
                 finding(
                     "discovery.published_broken",
@@ -94,6 +96,8 @@ def discovery_findings(
                     _why_broken(c),
                 )
             )
+        else:  # only maildiag's own database names it: the entry is what needs fixing
+            out.append(entry_broken(c, report.provider_id or "?"))
     if report.mx_kind != "nxdomain":  # a missing domain is reported once, as dns.nxdomain
         if not incoming and _all_tested(checked, ("imap", "pop3")):
             out.append(
@@ -132,6 +136,29 @@ def probe_findings(checked: list[Checked], chosen: list[Setting]) -> list[Findin
                 )
             )
     return out
+
+
+def suspect_finding(report: DiscoveryReport) -> Finding:
+    return finding(
+        "dns.resolver_suspect",
+        None,
+        f"your DNS server says {report.domain} does not exist, but it is a well-known mail "
+        f"provider ({report.provider_name}): the resolver is wrong, not the domain",
+        report.mx_error or "NXDOMAIN",
+    )
+
+
+def entry_broken(c: Checked, provider_id: str) -> Finding:
+    return finding(
+        "providers.entry_broken",
+        c.label,
+        f"{c.label}, from maildiag's provider entry {provider_id!r}, does not work",
+        _why_broken(c),
+        fix=f"The provider entry {provider_id!r} is out of date: whoever maintains it "
+        f"(maildiag's providers/{provider_id}.toml, or your own copy in --providers-dir / "
+        "MAILDIAG_PROVIDERS_DIR) should correct the server against the provider's own "
+        "documentation (docs/providers.md); until then, use the settings that work.",
+    )
 
 
 def _disagreements(report: DiscoveryReport) -> list[Finding]:

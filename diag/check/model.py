@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from diag.check.domain import DomainChecks
+from diag.check.verdict import Cause, dns_cause, unverified_cause
 from diag.discovery.model import DiscoveryReport, Merged
 from diag.model import VERDICT_WORDS, Finding, ServiceResult, exit_code_for, severity_counts
 
@@ -54,6 +55,7 @@ class CheckReport:
     findings: list[Finding] = field(default_factory=list)
     live: bool = True  # False: no network, nothing was probed
     elapsed_ms: float = 0.0
+    suspect_resolver: bool = False  # a well-known provider's domain "does not exist"
 
     @property
     def exit_code(self) -> int:
@@ -67,16 +69,25 @@ class CheckReport:
         return best_settings(self.incoming + self.outgoing)
 
     @property
+    def cause(self) -> Cause | None:
+        """Why nothing could be verified; None when a setting was."""
+        cause = dns_cause(self.discovery, self.suspect_resolver)
+        if cause is not None or not self.live:
+            return cause or Cause("dns_down", "live checks could not run")
+        if any(s.verified for s in self.incoming + self.outgoing):
+            return None
+        return unverified_cause(self.checked)
+
+    @property
     def summary(self) -> str:
         counts = severity_counts(self.findings)
         errors, warnings = counts["error"], counts["warning"]
-        if not self.live:
-            return "live checks could not run (DNS did not answer); settings below are unverified"
-        if not any(s.verified for s in self.incoming + self.outgoing):
-            summary = (
-                "the settings found could not be verified (their servers could not be resolved)"
-            )
-            return summary + (f"; {errors} problem(s) to fix" if errors else "")
+        cause = self.cause
+        if cause is not None:
+            if not self.live:
+                return cause.text + "; settings below are unverified"
+            others = errors - (cause.kind == "nxdomain")
+            return cause.text + (f"; {others} other problem(s) to fix" if others > 0 else "")
         if errors:
             return f"{errors} problem(s) to fix" + (f", {warnings} warning(s)" if warnings else "")
         if warnings:

@@ -31,7 +31,12 @@ async def check(
     await head_start()
     # The rest is imported while the MX query travels.
     from diag.check.domain import check_domain
-    from diag.check.judge import discovery_findings, domain_findings, probe_findings
+    from diag.check.judge import (
+        discovery_findings,
+        domain_findings,
+        probe_findings,
+        suspect_finding,
+    )
     from diag.check.model import Checked, CheckReport
     from diag.check.rank import best_settings, rank
     from diag.check.verify import Verifier
@@ -56,7 +61,10 @@ async def check(
         progress=progress,
     )
     merged = report.merged()
-    live = report.dns_reachable
+    # A well-known provider's own domain does not vanish: the resolver is lying or
+    # filtering, and nothing it says about that domain can be trusted.
+    suspect = report.mx_kind == "nxdomain" and report.provider_via == "domain"
+    live = report.dns_reachable and not suspect
     if live:
         mx = MxResult(report.mx_hosts, report.mx_error, report.mx_kind, report.mx_null)
         checked, domain = await asyncio.gather(
@@ -70,9 +78,19 @@ async def check(
     )
     outgoing = rank(checked, "smtp", report.address, live=live)
     findings = domain_findings(domain, report.domain) if domain else []
+    if suspect:
+        findings.append(suspect_finding(report))
     findings += discovery_findings(report, checked, live, incoming, outgoing)
     findings += probe_findings(checked, best_settings(incoming + outgoing))
     findings.sort(key=lambda f: -f.severity.rank)
     return CheckReport(
-        report, domain, checked, incoming, outgoing, findings, live, elapsed_ms(clock)
+        report,
+        domain,
+        checked,
+        incoming,
+        outgoing,
+        findings,
+        live,
+        elapsed_ms(clock),
+        suspect_resolver=suspect,
     )

@@ -23,6 +23,8 @@ SOURCE_ORDER = (
     "guess",
 )
 PUBLISHED = frozenset(SOURCE_ORDER) - {"guess"}
+# Published by (or for) the domain's owner: maildiag's own database is not among them.
+OWNER_PUBLISHED = PUBLISHED - {"provider-db"}
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,11 @@ class Merged:
     @property
     def published(self) -> bool:
         return any(s in PUBLISHED for s in self.sources)
+
+    @property
+    def owner_published(self) -> bool:
+        """Named by the domain's own publications, not only by maildiag's database."""
+        return any(s in OWNER_PUBLISHED for s in self.sources)
 
 
 @dataclass

@@ -211,6 +211,18 @@ CATALOGUE: dict[str, Entry] = {
         "Fix the server, or correct the published setting (autoconfig file, Autodiscover, "
         "SRV record) so clients are not sent to it.",
     ),
+    "providers.entry_broken": Entry(
+        E,
+        "a provider-database entry does not work",
+        "Whoever maintains the entry (maildiag's providers/ folder, or your --providers-dir) "
+        "should correct it against the provider's own documentation.",
+    ),
+    "dns.resolver_suspect": Entry(
+        E,
+        "the DNS server denies a well-known mail domain",
+        "Your DNS server (or a filter in front of it) is wrong, not the domain: retry with "
+        "another one, e.g. --nameserver 1.1.1.1, and have the network's resolver fixed.",
+    ),
     "discovery.sources_disagree": Entry(
         W,
         "published settings disagree",

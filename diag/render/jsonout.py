@@ -144,6 +144,7 @@ def check_data(report: CheckReport) -> dict[str, Any]:
         "checked": report.live,
         "exit_code": report.exit_code,
         "verdict": report.verdict,
+        "cause": report.cause.kind if report.cause else None,
         "elapsed_ms": report.elapsed_ms,
         "summary": severity_counts(findings),
         "recommended": {
