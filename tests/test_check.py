@@ -258,7 +258,8 @@ def test_check_without_network_answers_from_the_database():
     )
     assert result.returncode == 3
     data = json.loads(result.stdout)
-    assert data["checked"] is False and "could not run" in data["verdict"]
+    assert data["checked"] is False and "DNS is not answering" in data["verdict"]
+    assert data["cause"] == "dns_down"
     assert data["recommended"]["incoming"][0]["host"] == "imap.gmail.com"
 
 
