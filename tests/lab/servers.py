@@ -3,10 +3,15 @@
 Each runs in the foreground from a private configuration in the test's temporary
 directory and is stopped by its own process id. Every "host" is its own loopback
 address, so the tool is tested on the standard ports with no overrides.
+
+The servers only ever run inside the namespaces tests/run makes (tests/lab/namespace.py):
+there /usr and /etc are private copy-on-write layers, so what a server's packaging
+insists on (Postfix reads /etc/postfix/main.cf) never touches the host's files.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -83,12 +88,33 @@ def _tail(path: Path, lines: int = 30) -> str:
         return "(no log)"
 
 
+NAMESPACE_MARKER = "MAILDIAG_LAB_NAMESPACE"  # set by tests/lab/namespace.py
+
+
+def require_namespace() -> None:
+    """Refuse to start servers on the host itself: only tests/run's namespaces are safe."""
+    if not os.environ.get(NAMESPACE_MARKER) or not _overlaid("/etc"):
+        raise LabError(
+            "the lab's servers run only inside the namespaces of `tests/run`, which keep "
+            "them off the host's network and /etc: use `tests/run [pytest args]`"
+        )
+
+
+def _overlaid(mount_point: str) -> bool:
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return False
+    return any(line.split()[4] == mount_point and " - overlay " in line for line in lines)
+
+
 def require(*commands: str) -> None:
+    require_namespace()
     missing = [c for c in commands if shutil.which(c) is None]
     if missing:
         raise LabError(
-            f"missing {', '.join(missing)}: run the README's test command, which installs "
-            "dovecot-imapd, dovecot-pop3d, postfix and dnsmasq-base"
+            f"missing {', '.join(missing)}: run the lab through `tests/run`, which provides "
+            "the servers from private copies (tests/lab/provision.py)"
         )
 
 
@@ -231,12 +257,12 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 
 
 def authorize_postfix_dir(directory: Path) -> None:
-    """Postfix only runs a private config directory that /etc/postfix/main.cf names."""
-    if POSTFIX_MAIN.exists() and LAB_MARKER not in POSTFIX_MAIN.read_text():
-        raise LabError(
-            f"{POSTFIX_MAIN} belongs to a real Postfix on this machine; the lab will not "
-            "edit it. Add the lab directory to its alternate_config_directories."
-        )
+    """Postfix only runs a private config directory that /etc/postfix/main.cf names.
+
+    Inside the lab's mount namespace /etc is a private copy-on-write layer: this write
+    never reaches the host's /etc/postfix, whatever Postfix the host has.
+    """
+    require_namespace()
     POSTFIX_MAIN.parent.mkdir(parents=True, exist_ok=True)
     POSTFIX_MAIN.write_text(f"{LAB_MARKER}\nalternate_config_directories = {directory}\n")
 
