@@ -17,6 +17,7 @@ Standard library only: it runs before the test dependencies exist.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -204,8 +205,12 @@ def all_installed(packages: list[str]) -> bool:
 
 
 def main() -> int:
+    lock_path = cache_root() / "lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        print(provision())
+        with lock_path.open("w") as lock:  # two runs at once share one prefix
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            print(provision())
     except ProvisionError as exc:
         log(str(exc))
         return 1
