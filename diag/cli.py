@@ -116,6 +116,9 @@ ProvidersDirOpt = Annotated[
 ]
 
 
+LangOpt = Annotated[str | None, typer.Option("--lang", help="en or fr (default: from the locale).")]
+
+
 @providers_app.command("list")
 def providers_list(providers_dir: ProvidersDirOpt = None, json: JsonOpt = False) -> None:
     """List the providers in the database."""
@@ -129,11 +132,12 @@ def providers_show(
     provider_id: Annotated[str, typer.Argument(metavar="ID", help="Provider id, e.g. gmail.")],
     providers_dir: ProvidersDirOpt = None,
     json: JsonOpt = False,
+    lang: LangOpt = None,
 ) -> None:
-    """Show one provider's settings."""
+    """Show one provider's settings, where they come from, and what other sources say."""
     from diag.commands.providers import show_command
 
-    raise typer.Exit(show_command(provider_id, providers_dir or [], json))
+    raise typer.Exit(show_command(provider_id, providers_dir or [], json, lang))
 
 
 @providers_app.command("export")
@@ -182,6 +186,7 @@ def lookup(
     timeout: TimeoutOpt = 5.0,
     providers_dir: ProvidersDirOpt = None,
     json: JsonOpt = False,
+    lang: LangOpt = None,
 ) -> None:
     """What to type into a mail client for ADDRESS (by domain, else by MX records).
 
@@ -198,11 +203,9 @@ def lookup(
             nameserver=nameserver,
             timeout=check_timeout(timeout),
             as_json=json,
+            lang=lang,
         )
     )
-
-
-LangOpt = Annotated[str | None, typer.Option("--lang", help="en or fr (default: from the locale).")]
 
 
 @app.command("recommend", short_help="POP3 or IMAP? Advice from a few questions.")

@@ -28,6 +28,13 @@ FAULTS = {
 FILTERED = ("127.0.0.28", 995)
 
 
+@pytest.fixture(autouse=True)
+def _no_personal_provider_entries(tmp_path_factory, monkeypatch):
+    """maildiag reads $XDG_CONFIG_HOME/maildiag/providers by default: never the tester's."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
+    monkeypatch.delenv("MAILDIAG_PROVIDERS_DIR", raising=False)
+
+
 @pytest.fixture(scope="session")
 def lab() -> Lab:
     """The real-server lab, started once per test session and stopped at its end."""

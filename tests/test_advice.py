@@ -111,7 +111,8 @@ def test_provider_rules():
     gmail = database.by_domain("gmail.com")
     pop = recommend(Answers(1, False, True, 100, "self", False), gmail)
     assert pop.protocol == "pop3"
-    assert any("Forwarding and POP/IMAP" in n for n in pop.provider_notes)  # must be enabled
+    enable = [m for m in pop.settings if m.key == "require.enable_where"]  # must be enabled
+    assert enable and "Forwarding and POP/IMAP" in enable[0].params["where"]
     assert any("keeps, archives or deletes" in n for n in pop.provider_notes)  # POP deletion
     assert pop.settings[0].params["host"] == "pop.gmail.com"
 

@@ -154,13 +154,17 @@ def _settings(protocol: str, a: Answers, provider: Provider | None) -> list[Mess
         out.append(Message("setting.smtp", params))
     else:
         out.append(Message("setting.smtp_generic"))
+    if provider is not None:
+        from diag.providers.requirements import requirement_messages
+
+        out += requirement_messages(provider, protocol)
     return out
 
 
 def _provider_notes(protocol: str, provider: Provider | None) -> list[str]:
     if provider is None or protocol == "none":
         return list(provider.retired) if provider else []
-    notes = [provider.enable[protocol]] if protocol in provider.enable else []
+    notes = []  # `enable` and the other requirements are rendered from the catalogue
     for note in provider.limits:
         about_pop = note.lower().startswith("pop")
         if about_pop == (protocol == "pop3"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from pathlib import Path
@@ -22,7 +21,7 @@ def open_database(extra_dirs: list[Path]) -> ProviderDatabase:
 
 
 def _provider(database: ProviderDatabase, provider_id: str) -> Provider:
-    provider = database.providers.get(provider_id.lower())
+    provider = database.get(provider_id.strip().lower())
     if provider is None:
         raise BadInput(f"no provider with id {provider_id!r} (see `maildiag providers list`)")
     return provider
@@ -43,18 +42,26 @@ def list_command(extra_dirs: list[Path], as_json: bool) -> int:
     return EXIT_OK
 
 
-def show_command(provider_id: str, extra_dirs: list[Path], as_json: bool) -> int:
-    provider = _provider(open_database(extra_dirs), provider_id)
+def show_command(
+    provider_id: str, extra_dirs: list[Path], as_json: bool, lang: str | None = None
+) -> int:
+    from diag.advice.i18n import Catalog, check_language
+    from diag.providers.compare import compare
+
+    t = Catalog(check_language(lang))
+    database = open_database(extra_dirs)
+    provider = _provider(database, provider_id)
+    comparisons = [compare(provider, other) for other in database.rivals(provider)]
     if as_json:
         from diag.render.jsonout import dumps, provider_data
 
-        print(dumps(provider_data(provider)))
+        print(dumps(provider_data(provider, comparisons, t)))
     else:
         from rich.console import Console
 
         from diag.render.providers_view import render_provider
 
-        render_provider(provider, None, Console())
+        render_provider(provider, None, Console(), t, comparisons)
     return EXIT_OK
 
 
@@ -127,27 +134,33 @@ def lookup_command(
     nameserver: str | None,
     timeout: float,
     as_json: bool,
+    lang: str | None = None,
 ) -> int:
-    from diag.providers.lookup import lookup, parse_query
+    from diag.advice.i18n import Catalog, check_language
+    from diag.providers.lookup import lookup_offline, parse_query
 
-    parse_query(text)  # bad input fails before any loading or network
+    query = parse_query(text)  # bad input fails before any loading or network
+    t = Catalog(check_language(lang))
     database = open_database(extra_dirs)
-    resolver = None
-    if not offline:
+    match = lookup_offline(query, database)
+    if match.provider is None and not offline:  # asyncio and dnspython only when needed
+        import asyncio
+
         from diag.net.dns import Nameserver, make_resolver
+        from diag.providers.lookup import lookup
 
         resolver = make_resolver(Nameserver.parse(nameserver) if nameserver else None, timeout)
-    match = asyncio.run(lookup(text, database, resolver))
+        match = asyncio.run(lookup(text, database, resolver))
     if as_json:
         from diag.render.jsonout import dumps, lookup_data
 
-        print(dumps(lookup_data(match)))
+        print(dumps(lookup_data(match, t)))
     else:
         from rich.console import Console
 
         from diag.render.providers_view import render_lookup
 
-        render_lookup(match, Console())
+        render_lookup(match, Console(), t)
     if match.provider is not None:
         return EXIT_OK
     return EXIT_UNKNOWN if match.mx_error else EXIT_WARNING

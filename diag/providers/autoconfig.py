@@ -50,29 +50,49 @@ def parse_xml(data: bytes, source: str) -> ET.Element:
         raise AutoconfigError(f"{source}: not well-formed XML ({exc})") from None
 
 
-def read(data: bytes, source: str) -> list[Provider]:
-    """The emailProvider elements of a clientConfig document, as entries."""
+def read(
+    data: bytes, source: str, warnings: list[str] | None = None, layer: str = ""
+) -> list[Provider]:
+    """The emailProvider elements of a clientConfig document, as entries.
+
+    Facts only: servers, OAuth2 issuer and scopes, whether a protocol must be enabled
+    and the page that says how (its URL); instruction and description prose is not kept.
+    Servers in a form maildiag cannot express are left out and named in `warnings`.
+    """
     root = parse_xml(data, source)
     if _local(root.tag) != "clientConfig":
         raise AutoconfigError(f"{source}: not a clientConfig document (<{_local(root.tag)}>)")
-    providers = [_provider(e, source) for e in root if _local(e.tag) == "emailProvider"]
+    notes = warnings if warnings is not None else []
+    providers = [
+        _provider(e, source, notes, layer) for e in root if _local(e.tag) == "emailProvider"
+    ]
     if not providers:
         raise AutoconfigError(f"{source}: no <emailProvider> element")
     return providers
 
 
-def _provider(element: ET.Element, source: str) -> Provider:
+def _provider(element: ET.Element, source: str, warnings: list[str], layer: str) -> Provider:
     domains = [_text(d) for d in _children(element, "domain") if _text(d)]
     provider_id = element.get("id") or (domains[0] if domains else "")
     incoming = [
         _server(s, s.get("type", ""), i, source)
         for i, s in enumerate(_children(element, "incomingServer"))
+        if s.get("type", "") in ("imap", "pop3")
     ]
     outgoing = [
         _server(s, s.get("type", ""), i, source)
         for i, s in enumerate(_children(element, "outgoingServer"))
+        if s.get("type", "") == "smtp"
     ]
-    data = {
+    for server in (*incoming, *outgoing):
+        if server["username"] not in _USER_IN.values():
+            warnings.append(
+                f"{source}: {server['protocol']} {server['host']}: username form "
+                f"{server['username']!r} left out"
+            )
+    incoming = [s for s in incoming if s["username"] in _USER_IN.values()]
+    outgoing = [s for s in outgoing if s["username"] in _USER_IN.values()]
+    data: dict = {
         "id": _slug(provider_id),
         "name": _text(_first(element, "displayName")) or provider_id,
         "domains": domains,
@@ -86,10 +106,17 @@ def _provider(element: ET.Element, source: str) -> Provider:
     }
     enable = _first(element, "enable")
     if enable is not None:
-        where = _text(_first(enable, "instruction")) or enable.get("visiturl", "")
-        if where:
-            data["enable"] = {s["protocol"]: where for s in data["incoming"]}
-    return parse(data, source)
+        url = enable.get("visiturl", "")
+        where = url if url.startswith("https://") else ""
+        data["enable"] = {p: where for p in dict.fromkeys(s["protocol"] for s in data["incoming"])}
+    oauth = _first(element, "oAuth2")
+    issuer = _text(_first(oauth, "issuer")) if oauth is not None else ""
+    if issuer:
+        data["requires"] = {
+            "oauth2_issuer": issuer,
+            "oauth2_scopes": _text(_first(oauth, "scope")).split(),
+        }
+    return parse(data, source, layer)
 
 
 def _server(element: ET.Element, kind: str, index: int, source: str) -> dict:
@@ -112,7 +139,7 @@ def _server(element: ET.Element, kind: str, index: int, source: str) -> dict:
         "host": _text(_first(element, "hostname")),
         "port": port,
         "socket": _SOCKET_IN[socket],
-        "username": _USER_IN.get(username, "address"),
+        "username": _USER_IN.get(username, username) if username else "address",
         "auth": list(dict.fromkeys(auths)) or ["password"],
     }
 
@@ -132,11 +159,17 @@ def write(provider: Provider) -> str:
     for server in provider.outgoing:
         _write_server(ET.SubElement(element, "outgoingServer", type="smtp"), server)
     if provider.enable:
-        enable = ET.SubElement(
-            element, "enable", visiturl=provider.help[0] if provider.help else ""
-        )
-        instruction = "; ".join(f"{k.upper()}: {v}" for k, v in provider.enable.items())
-        ET.SubElement(enable, "instruction").text = instruction
+        urls = [v for v in provider.enable.values() if v.startswith("https://")]
+        visit = urls[0] if urls else (provider.help[0] if provider.help else "")
+        enable = ET.SubElement(element, "enable", visiturl=visit)
+        instruction = "; ".join(f"{k.upper()}: {v}" for k, v in provider.enable.items() if v)
+        if instruction:
+            ET.SubElement(enable, "instruction").text = instruction
+    oauth2 = provider.requires.oauth2
+    if oauth2:
+        oauth = ET.SubElement(element, "oAuth2")
+        ET.SubElement(oauth, "issuer").text = oauth2.issuer
+        ET.SubElement(oauth, "scope").text = " ".join(oauth2.scopes)
     for url in provider.help:
         documentation = ET.SubElement(element, "documentation", url=url)
         ET.SubElement(documentation, "descr", lang="en").text = f"{provider.name} help"

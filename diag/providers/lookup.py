@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from diag.errors import BadInput
 from diag.net.names import normalize_host
+from diag.providers.compare import Comparison, compare
 from diag.providers.database import ProviderDatabase
 from diag.providers.schema import Provider, Server
 
@@ -32,6 +33,9 @@ class ProviderMatch:
     mx_hosts: list[str] = field(default_factory=list)
     mx_error: str | None = None
     mx_checked: bool = False
+    mx_host: str | None = None  # the MX host the provider was recognised by
+    mx_how: str | None = None  # "pattern *.x" or "name x" (MX host minus a label, base domain)
+    comparisons: list[Comparison] = field(default_factory=list)  # other layers, same domain
 
     def username(self, server: Server) -> str | None:
         return server.username_for(self.query.address)
@@ -56,8 +60,11 @@ def parse_query(text: str) -> Query:
 
 
 def lookup_offline(query: Query, database: ProviderDatabase) -> ProviderMatch:
-    provider = database.by_domain(query.domain)
-    return ProviderMatch(query, provider, "domain" if provider else None)
+    found = database.candidates(query.domain)
+    if not found:
+        return ProviderMatch(query, None)
+    rivals = [compare(found[0], other) for other in found[1:] if other.layer != found[0].layer]
+    return ProviderMatch(query, found[0], "domain", comparisons=rivals)
 
 
 async def lookup(
@@ -73,7 +80,10 @@ async def lookup(
     match.mx_checked = True
     mx = await mx_hosts(resolver, query.domain)
     match.mx_hosts, match.mx_error = mx.hosts, mx.error
-    provider, _ = database.match(query.domain, mx.hosts)
-    if provider is not None:
-        match.provider, match.via = provider, "mx"
+    for host in mx.hosts:
+        found = database.by_mx_host(host)
+        if found is not None:
+            match.provider, match.via = found.provider, "mx"
+            match.mx_host, match.mx_how = found.host, found.how
+            break
     return match

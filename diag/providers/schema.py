@@ -15,8 +15,10 @@ from diag.net.names import normalize_host
 PROTOCOLS_IN = ("imap", "pop3")
 PROTOCOLS_OUT = ("smtp",)
 SOCKETS = ("ssl", "starttls", "plain")
-USERNAMES = ("address", "localpart")
+USERNAMES = ("address", "localpart", "login")  # login: the account's own login, not computed
 AUTHS = ("password", "app-password", "oauth2")
+LAYERS = ("user", "curated", "ispdb", "deltachat")  # highest precedence first
+CHECK_RESULTS = ("confirms", "contradicts", "partial", "absent")  # absent: the source has no entry
 DOMAIN_PLACEHOLDER = "%EMAILDOMAIN%"  # Thunderbird's placeholder, kept as is
 
 
@@ -42,9 +44,53 @@ class Server:
         return self.host.replace(DOMAIN_PLACEHOLDER, domain) if domain else self.host
 
     def username_for(self, address: str | None) -> str | None:
-        if not address:
-            return None
+        if not address or self.username == "login":
+            return None  # "login": the provider's account name, which no address tells
         return address if self.username == "address" else address.partition("@")[0]
+
+
+@dataclass(frozen=True)
+class OAuth2:
+    issuer: str  # the token issuer a client registers with (e.g. accounts.google.com)
+    scopes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Requirements:
+    """What a mail client must know before the first login; rendered from message
+    catalogues, so it reads the same in every language."""
+
+    oauth2: OAuth2 | None = None
+    app_password: bool = False  # a password made for mail programs, not the account's own
+    app_password_where: str = ""  # URL or menu path where it is made
+    imap_id: bool = False  # the IMAP server refuses clients that send no ID (RFC 2971)
+    paid_plan: tuple[str, ...] = ()  # protocols that need a paid plan
+    provider_login: bool = False  # username is the provider login, not the address
+    provider_login_where: str = ""  # which login (e.g. "the Apple Account address")
+    pop_off_by_default: bool = False
+
+    def __bool__(self) -> bool:
+        return self != Requirements()
+
+
+@dataclass(frozen=True)
+class Check:
+    """One comparison of the entry against a source, dated."""
+
+    source: str  # a URL, or a public-layer file such as ispdb/163.com.xml
+    date: str
+    result: str  # confirms, contradicts, partial
+    about: str = ""  # which facts were compared or differ
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a generated entry's facts come from (public layers)."""
+
+    file: str  # path inside the upstream repository
+    commit: str = ""
+    date: str = ""  # the upstream file's date (last change, or its own last_checked)
+    status: str = ""  # the upstream's own verdict, when it has one (Delta Chat: ok, broken...)
 
 
 @dataclass(frozen=True)
@@ -60,7 +106,20 @@ class Provider:
     retired: tuple[str, ...] = ()
     help: tuple[str, ...] = ()  # the provider's own help pages
     checked: str = ""  # date the entry was last checked against those pages
+    requires: Requirements = field(default_factory=Requirements)
+    checks: tuple[Check, ...] = ()
+    origin: Origin | None = None
     source: str = ""  # file it was loaded from (not written)
+    layer: str = ""  # user, curated, ispdb or deltachat (not written)
+
+    def display_source(self) -> str:
+        """Where the facts come from, as a reader can find it: the upstream file for the
+        public layers, providers/<file> for curated entries, the full path for yours."""
+        if self.origin is not None:
+            return self.origin.file
+        if self.layer == "curated":
+            return "providers/" + self.source.replace("\\", "/").rsplit("/", 1)[-1]
+        return self.source
 
     def servers(self, protocol: str) -> list[Server]:
         return [s for s in (*self.incoming, *self.outgoing) if s.protocol == protocol]
@@ -78,11 +137,27 @@ _TOP = {
     "retired",
     "help",
     "checked",
+    "requires",
+    "checks",
+    "origin",
 }
 _SERVER = {"protocol", "host", "port", "socket", "username", "auth", "notes"}
+_REQUIRES = {
+    "oauth2_issuer": str,
+    "oauth2_scopes": list,
+    "app_password": bool,
+    "app_password_where": str,
+    "imap_id": bool,
+    "paid_plan": list,
+    "provider_login": bool,
+    "provider_login_where": str,
+    "pop_off_by_default": bool,
+}
+_CHECK = {"source", "date", "result", "about"}
+_ORIGIN = {"file", "commit", "date", "status"}
 
 
-def parse(data: dict[str, Any], source: str) -> Provider:
+def parse(data: dict[str, Any], source: str, layer: str = "") -> Provider:
     """Validate a parsed entry; ProviderError names the first field at fault."""
     unknown = set(data) - _TOP
     if unknown:
@@ -123,7 +198,95 @@ def parse(data: dict[str, Any], source: str) -> Provider:
         retired=retired,
         help=tuple(_url(u, source) for u in _strings(data, "help", source, required=False)),
         checked=str(data.get("checked", "")),
+        requires=_requires(data.get("requires", {}), source),
+        checks=tuple(
+            _check(c, f"checks[{i}]", source)
+            for i, c in enumerate(_tables(data, "checks", source, required=False))
+        ),
+        origin=_origin(data["origin"], source) if "origin" in data else None,
         source=source,
+        layer=layer,
+    )
+
+
+def _requires(data: Any, source: str) -> Requirements:
+    if not isinstance(data, dict):
+        raise ProviderError(source, "requires", "must be a table")
+    for key, value in data.items():
+        kind = _REQUIRES.get(key)
+        if kind is None:
+            raise ProviderError(source, f"requires.{key}", "unknown field")
+        if not isinstance(value, kind) or (
+            kind is list and not all(isinstance(v, str) for v in value)
+        ):
+            raise ProviderError(source, f"requires.{key}", f"must be a {kind.__name__}")
+    paid = tuple(data.get("paid_plan", []))
+    if any(p not in PROTOCOLS_IN + PROTOCOLS_OUT for p in paid):
+        raise ProviderError(source, "requires.paid_plan", "a list of imap, pop3, smtp")
+    issuer = data.get("oauth2_issuer", "")
+    scopes = tuple(data.get("oauth2_scopes", []))
+    if scopes and not issuer:
+        raise ProviderError(source, "requires.oauth2_scopes", "needs oauth2_issuer")
+    return Requirements(
+        oauth2=OAuth2(issuer, scopes) if issuer else None,
+        app_password=data.get("app_password", False),
+        app_password_where=data.get("app_password_where", ""),
+        imap_id=data.get("imap_id", False),
+        paid_plan=paid,
+        provider_login=data.get("provider_login", False),
+        provider_login_where=data.get("provider_login_where", ""),
+        pop_off_by_default=data.get("pop_off_by_default", False),
+    )
+
+
+def _requires_mapping(requires: Requirements) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if requires.oauth2:
+        out["oauth2_issuer"] = requires.oauth2.issuer
+        if requires.oauth2.scopes:
+            out["oauth2_scopes"] = list(requires.oauth2.scopes)
+    for key in (
+        "app_password",
+        "app_password_where",
+        "imap_id",
+        "paid_plan",
+        "provider_login",
+        "provider_login_where",
+        "pop_off_by_default",
+    ):
+        value = getattr(requires, key)
+        if value:
+            out[key] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def _check(data: Any, where: str, source: str) -> Check:
+    if not isinstance(data, dict):
+        raise ProviderError(source, where, "must be a table")
+    unknown = set(data) - _CHECK
+    if unknown:
+        raise ProviderError(source, f"{where}.{sorted(unknown)[0]}", "unknown field")
+    if not all(isinstance(v, str) for v in data.values()):
+        raise ProviderError(source, where, "every field is a string")
+    result = _choice(data, "result", CHECK_RESULTS, where, source)
+    return Check(
+        _string(data, "source", source), str(data.get("date", "")), result, data.get("about", "")
+    )
+
+
+def _origin(data: Any, source: str) -> Origin:
+    if not isinstance(data, dict):
+        raise ProviderError(source, "origin", "must be a table")
+    unknown = set(data) - _ORIGIN
+    if unknown:
+        raise ProviderError(source, f"origin.{sorted(unknown)[0]}", "unknown field")
+    if not all(isinstance(v, str) for v in data.values()):
+        raise ProviderError(source, "origin", "every field is a string")
+    return Origin(
+        _string(data, "file", source),
+        data.get("commit", ""),
+        data.get("date", ""),
+        data.get("status", ""),
     )
 
 
@@ -141,10 +304,16 @@ def to_mapping(provider: Provider) -> dict[str, Any]:
         out["checked"] = provider.checked
     if provider.enable:
         out["enable"] = dict(provider.enable)
+    if provider.requires:
+        out["requires"] = _requires_mapping(provider.requires)
+    if provider.origin:
+        out["origin"] = {k: v for k, v in vars(provider.origin).items() if v}
     if provider.incoming:
         out["incoming"] = [_server_mapping(s) for s in provider.incoming]
     if provider.outgoing:
         out["outgoing"] = [_server_mapping(s) for s in provider.outgoing]
+    if provider.checks:
+        out["checks"] = [{k: v for k, v in vars(c).items() if v} for c in provider.checks]
     return out
 
 

@@ -26,13 +26,15 @@ def _value(value: Any) -> str:
 def dumps(provider: Provider) -> str:
     data = to_mapping(provider)
     lines: list[str] = []
-    tables = {k: data.pop(k) for k in ("enable", "incoming", "outgoing") if k in data}
+    keys = ("enable", "requires", "origin", "incoming", "outgoing", "checks")
+    tables = {k: data.pop(k) for k in keys if k in data}
     for key, value in data.items():
         lines.append(f"{key} = {_value(value)}")
-    if "enable" in tables:
-        lines += ["", "[enable]"]
-        lines += [f"{k} = {_value(v)}" for k, v in tables["enable"].items()]
-    for key in ("incoming", "outgoing"):
+    for key in ("enable", "requires", "origin"):
+        if key in tables:
+            lines += ["", f"[{key}]"]
+            lines += [f"{k} = {_value(v)}" for k, v in tables[key].items()]
+    for key in ("incoming", "outgoing", "checks"):
         for server in tables.get(key, []):
             lines += ["", f"[[{key}]]"]
             lines += [f"{k} = {_value(v)}" for k, v in server.items()]

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 from diag.model import ProbeReport, ServiceResult, severity_counts
 
 if TYPE_CHECKING:
+    from diag.advice.i18n import Catalog
     from diag.check.model import CheckReport
     from diag.discovery.model import DiscoveryReport
+    from diag.providers.compare import Comparison
     from diag.providers.database import ProviderDatabase
     from diag.providers.lookup import ProviderMatch
     from diag.providers.schema import Provider
@@ -79,6 +81,11 @@ def _provider_mapping(
     for key in ("mx", "limits", "retired", "help", "enable"):
         data.setdefault(key, {} if key == "enable" else [])
     data.setdefault("checked", "")
+    data.setdefault("requires", {})
+    data.setdefault("checks", [])
+    data.setdefault("origin", None)
+    data["layer"] = provider.layer
+    data["source"] = provider.display_source()
     servers = [*provider.incoming, *provider.outgoing]
     for entry, server in zip([*data["incoming"], *data["outgoing"]], servers, strict=True):
         entry["host"] = server.host_for(domain)
@@ -97,12 +104,54 @@ def providers_data(database: ProviderDatabase) -> dict[str, Any]:
     }
 
 
-def provider_data(provider: Provider) -> dict[str, Any]:
-    return {"schema": PROVIDER_SCHEMA, "provider": _provider_mapping(provider)}
+def _messages(provider: Provider, t: Catalog | None) -> list[dict[str, Any]]:
+    from diag.providers.requirements import requirement_messages
+
+    return [
+        {"key": m.key, "params": m.params, **({"text": t(m.key, **m.params)} if t else {})}
+        for m in requirement_messages(provider)
+    ]
 
 
-def lookup_data(match: ProviderMatch) -> dict[str, Any]:
+def _comparison(comparison: Comparison) -> dict[str, Any]:
+    other = comparison.other
+    return {
+        "id": other.id,
+        "layer": other.layer,
+        "source": other.display_source(),
+        "checked": other.checked,
+        "result": comparison.result,
+        "shared_domains": list(comparison.shared_domains),
+        "differences": list(comparison.differences),
+    }
+
+
+def _provenance(provider: Provider) -> dict[str, Any]:
+    from diag.providers.requirements import age_days
+
+    return {
+        "layer": provider.layer,
+        "file": provider.display_source(),
+        "checked": provider.checked,
+        "age_days": age_days(provider.checked),
+    }
+
+
+def provider_data(
+    provider: Provider, comparisons: list[Comparison] | None = None, t: Catalog | None = None
+) -> dict[str, Any]:
+    return {
+        "schema": PROVIDER_SCHEMA,
+        "provider": _provider_mapping(provider),
+        "provenance": _provenance(provider),
+        "requirements": _messages(provider, t),
+        "comparisons": [_comparison(c) for c in comparisons or []],
+    }
+
+
+def lookup_data(match: ProviderMatch, t: Catalog | None = None) -> dict[str, Any]:
     query = match.query
+    provider = match.provider
     return {
         "schema": LOOKUP_SCHEMA,
         "query": {"text": query.text, "domain": query.domain, "address": query.address},
@@ -111,11 +160,16 @@ def lookup_data(match: ProviderMatch) -> dict[str, Any]:
         "mx_checked": match.mx_checked,
         "mx_hosts": match.mx_hosts,
         "mx_error": match.mx_error,
+        "mx_host": match.mx_host,
+        "mx_how": match.mx_how,
         "provider": (
             _provider_mapping(match.provider, query.address, query.domain)
             if match.provider
             else None
         ),
+        "provenance": _provenance(provider) if provider else None,
+        "requirements": _messages(provider, t) if provider else [],
+        "comparisons": [_comparison(c) for c in match.comparisons],
     }
 
 

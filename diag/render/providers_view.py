@@ -6,8 +6,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from diag.advice.i18n import Catalog
+from diag.providers.compare import Comparison
 from diag.providers.database import ProviderDatabase
 from diag.providers.lookup import ProviderMatch
+from diag.providers.requirements import age_days, requirement_messages
 from diag.providers.schema import Provider, Server
 
 SOCKET = {"ssl": "SSL/TLS", "starttls": "STARTTLS", "plain": "none (plain text!)"}
@@ -17,7 +20,7 @@ PROTOCOL = {"imap": "IMAP", "pop3": "POP3", "smtp": "SMTP"}
 
 def render_list(database: ProviderDatabase, console: Console) -> None:
     table = Table(title=f"{len(database.providers)} providers", header_style="bold")
-    for column in ("id", "name", "domains / MX", "protocols", "checked"):
+    for column in ("id", "layer", "name", "domains / MX", "protocols", "checked"):
         table.add_column(column, overflow="fold")
     for provider in sorted(database.providers.values(), key=lambda p: p.id):
         names = list(provider.domains[:3]) + [f"MX {m}" for m in provider.mx[:2]]
@@ -25,6 +28,7 @@ def render_list(database: ProviderDatabase, console: Console) -> None:
         protocols = sorted({s.protocol for s in (*provider.incoming, *provider.outgoing)})
         table.add_row(
             provider.id,
+            provider.layer,
             provider.name,
             ", ".join(names) + (f" (+{more})" if more > 0 else ""),
             " ".join(PROTOCOL[p] for p in protocols) or "none",
@@ -33,19 +37,35 @@ def render_list(database: ProviderDatabase, console: Console) -> None:
     console.print(table)
 
 
-def render_provider(provider: Provider, match: ProviderMatch | None, console: Console) -> None:
+def provenance_line(provider: Provider, t: Catalog) -> str:
+    layer = t(f"provenance.layer.{provider.layer or 'user'}")
+    file = provider.display_source()
+    if not provider.checked:
+        return t("provenance.unchecked", layer=layer, file=file)
+    days = age_days(provider.checked)
+    if days is None:
+        age = "?"
+    else:
+        age = t("provenance.age_today") if days == 0 else t("provenance.age_days", days=days)
+    key = "provenance.changed" if provider.layer == "ispdb" else "provenance.line"
+    return t(key, layer=layer, file=file, date=provider.checked, age=age)
+
+
+def render_provider(
+    provider: Provider,
+    match: ProviderMatch | None,
+    console: Console,
+    t: Catalog | None = None,
+    comparisons: list[Comparison] | None = None,
+) -> None:
+    t = t or Catalog("en")
     address = match.query.address if match else None
     domain = match.query.domain if match else None
     console.print(Text(provider.name, style="bold"))
-    if not provider.checked:
+    console.print(Text(provenance_line(provider, t), style="dim"))
+    if not provider.checked and provider.layer in ("curated", "user", ""):
         target = (match.query.address or match.query.domain) if match else "ADDRESS"
-        console.print(
-            Text(
-                "Not yet checked against the provider's own published settings. "
-                f"`maildiag check {target}` tests them against the live servers.",
-                style="yellow",
-            )
-        )
+        console.print(Text(t("provenance.unchecked_warning", target=target), style="yellow"))
     for title, servers in (
         ("Incoming mail", provider.incoming),
         ("Outgoing mail", provider.outgoing),
@@ -59,7 +79,7 @@ def render_provider(provider: Provider, match: ProviderMatch | None, console: Co
             table.add_row(*_server_row(server, address, domain))
         console.print(table)
     _section(
-        console, "Before you start", [f"{PROTOCOL[k]}: {v}" for k, v in provider.enable.items()]
+        console, t("require.title"), [t(m.key, **m.params) for m in requirement_messages(provider)]
     )
     _section(console, "Good to know", list(provider.limits))
     _section(console, "No longer offered", list(provider.retired), style="yellow")
@@ -69,6 +89,28 @@ def render_provider(provider: Provider, match: ProviderMatch | None, console: Co
             console.print(
                 Text(f"{PROTOCOL[server.protocol]} {server.port}: {server.notes}", style="dim")
             )
+    _render_checks(provider, comparisons, console)
+
+
+def _render_checks(
+    provider: Provider, comparisons: list[Comparison] | None, console: Console
+) -> None:
+    """Recorded checks, and what the other layers say about the same domains now."""
+    lines = [
+        f"{c.date} {c.source}: {c.result}" + (f" ({c.about})" if c.about else "")
+        for c in provider.checks
+    ]
+    _section(console, "Checked against", lines)
+    if not comparisons:
+        return
+    rows = []
+    for comparison in comparisons:
+        other = comparison.other
+        where = other.display_source()
+        head = f"{other.layer} {other.id} ({where}): {comparison.result}"
+        rows.append(head + "".join(f"\n      {d}" for d in comparison.differences))
+    style = "yellow" if any(c.result != "confirms" for c in comparisons) else ""
+    _section(console, "Other layers for the same domains", rows, style=style)
 
 
 def _server_row(server: Server, address: str | None, domain: str | None) -> tuple[str, ...]:
@@ -93,7 +135,7 @@ def _section(console: Console, title: str, lines: list[str], style: str = "") ->
         console.print(Text(f"  - {line}", style=style))
 
 
-def render_lookup(match: ProviderMatch, console: Console) -> None:
+def render_lookup(match: ProviderMatch, console: Console, t: Catalog | None = None) -> None:
     query = match.query
     if match.provider is None:
         console.print(Text(f"{query.domain} is not in the provider database.", style="yellow"))
@@ -113,9 +155,20 @@ def render_lookup(match: ProviderMatch, console: Console) -> None:
         )
         return
     via = (
-        f"by its MX host {match.mx_hosts[0]}"
+        f"by its MX host {match.mx_host or match.mx_hosts[0]}"
+        + (f", {match.mx_how}" if match.mx_how else "")
         if match.via == "mx" and match.mx_hosts
         else f"by the domain {query.domain}"
     )
     console.print(Text.assemble(("Provider: ", "bold"), match.provider.name, f" (matched {via})"))
-    render_provider(match.provider, match, console)
+    render_provider(match.provider, match, console, t)
+    differing = [c for c in match.comparisons if c.result != "confirms"]
+    if differing:
+        names = ", ".join(f"{c.other.layer} ({c.result})" for c in differing)
+        console.print(
+            Text(
+                f"Other sources differ: {names}; "
+                f"`maildiag providers show {match.provider.id}` lists the differences.",
+                style="yellow",
+            )
+        )
