@@ -3,4 +3,3 @@
 
 class BadInput(ValueError):
     """The user's input cannot be checked (invalid host, option or file)."""
-
