@@ -227,7 +227,7 @@ async def _session(
     """One protocol session; every failure is recorded on `result`, none escapes."""
     dialect = dialect_for(spec.protocol)
     if spec.security is Security.TLS:
-        result.tls = await _handshake(conn, host, sni, budget, store)
+        result.tls = await handshake(conn, host, sni, budget, store)
         if not result.tls.ok:
             return
     try:
@@ -242,25 +242,25 @@ async def _session(
         await _quit(dialect, conn, budget)
         return
 
-    stage = await _stage(dialect, conn, budget)
+    stage = await capability_stage(dialect, conn, budget)
     if spec.security is Security.TLS:
         result.after_tls = stage
     else:
         result.before_tls = stage
         if stage.capability_error and stage.capability_error.startswith("connection"):
             return
-        result.starttls = await _starttls(dialect, conn, stage, budget)
+        result.starttls = await request_starttls(dialect, conn, stage, budget)
         if not result.starttls.ok:
             await _quit(dialect, conn, budget)
             return
-        result.tls = await _handshake(conn, host, sni, budget, store)
+        result.tls = await handshake(conn, host, sni, budget, store)
         if not result.tls.ok:
             return
-        result.after_tls = await _stage(dialect, conn, budget)
+        result.after_tls = await capability_stage(dialect, conn, budget)
     await _quit(dialect, conn, budget)
 
 
-async def _stage(dialect: Dialect, conn: Connection, budget: Budget) -> Stage:
+async def capability_stage(dialect: Dialect, conn: Connection, budget: Budget) -> Stage:
     try:
         reply = await dialect.capabilities(conn, budget.deadline())
     except (StepTimeout, ProtocolError) as exc:
@@ -273,7 +273,9 @@ async def _stage(dialect: Dialect, conn: Connection, budget: Budget) -> Stage:
     return Stage(reply.lines, dialect.auth_offer(reply.lines))
 
 
-async def _starttls(dialect: Dialect, conn: Connection, stage: Stage, budget: Budget) -> StartTls:
+async def request_starttls(
+    dialect: Dialect, conn: Connection, stage: Stage, budget: Budget
+) -> StartTls:
     state = StartTls(advertised=dialect.advertises_starttls(stage.capabilities))
     if not state.advertised:
         return state
@@ -290,7 +292,7 @@ async def _starttls(dialect: Dialect, conn: Connection, stage: Stage, budget: Bu
     return state
 
 
-async def _handshake(
+async def handshake(
     conn: Connection, host: str, sni: str | None, budget: Budget, store: Callable[[], TrustStore]
 ) -> TlsInfo:
     try:

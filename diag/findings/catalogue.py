@@ -245,6 +245,108 @@ CATALOGUE: dict[str, Entry] = {
         "no way to send mail securely",
         "Offer submission on 465 (implicit TLS) or 587 (STARTTLS) with authentication.",
     ),
+    # The account test (maildiag login / roundtrip).
+    "auth.rejected": Entry(
+        E,
+        "the server rejected the username or password",
+        "Check the username form the provider wants (full address or local part) and the "
+        "password; reset the password if unsure.",
+    ),
+    "auth.app_password_required": Entry(
+        E,
+        "the provider requires an app password",
+        "Turn on two-step verification, create an app password in the account's security "
+        "settings and use it instead of the account password.",
+    ),
+    "auth.basic_disabled": Entry(
+        E,
+        "password logins are switched off for this account or tenant",
+        "Use a mail client that signs in with OAuth2 (modern authentication), or ask the "
+        "administrator to enable SMTP AUTH / IMAP / POP for this mailbox.",
+    ),
+    "auth.web_login_required": Entry(
+        E,
+        "the provider wants a sign-in through a web browser first",
+        "Sign in to webmail from the same network, answer any security prompt, then retry.",
+    ),
+    "auth.account_unavailable": Entry(
+        E,
+        "the account is locked, disabled, expired or over quota",
+        "Contact the provider or administrator; free space if the mailbox is full.",
+    ),
+    "auth.mechanism_unsupported": Entry(
+        E,
+        "no login method in common with the server",
+        "Enable PLAIN or LOGIN authentication over TLS on the server, or use a client that "
+        "supports what the server offers.",
+    ),
+    "auth.oauth_required": Entry(
+        E,
+        "the server accepts only OAuth2 logins",
+        "Use a mail client with OAuth2 support; to test, get a token from the provider and "
+        "pass it with --oauth-token-env.",
+    ),
+    "auth.temporary": Entry(
+        W,
+        "temporary login failure or rate limit",
+        "Wait a few minutes and retry; repeated attempts can lock the account for a while.",
+    ),
+    "auth.refused": Entry(
+        E,
+        "the server refused the login",
+        "Read the server's answer in the evidence; check the username and password.",
+    ),
+    "auth.plaintext_refused": Entry(
+        E,
+        "credentials not sent: the channel is not encrypted",
+        "Use the implicit-TLS port (993, 995, 465) or enable STARTTLS on the server.",
+    ),
+    "auth.unverified_refused": Entry(
+        E,
+        "credentials not sent: the certificate does not verify for this host",
+        "Fix the certificate (see maildiag probe HOST), or knowingly retry with --insecure.",
+    ),
+    "auth.insecure_channel": Entry(
+        W,
+        "the password crossed a channel whose certificate did not verify (--insecure)",
+        "Fix the certificate; change the password if the network was not trusted.",
+    ),
+    "auth.connection_failed": Entry(
+        E,
+        "the login could not be tested",
+        "Check the server with maildiag probe HOST; retry if the network was unstable.",
+    ),
+    "imap.quota_nearly_full": Entry(
+        W,
+        "the mailbox is nearly full",
+        "Delete or archive old mail, or ask the provider for more space.",
+    ),
+    "smtp.sender_refused": Entry(
+        W,
+        "the server does not accept this address as sender",
+        "Send from the address the account owns, or ask the administrator for send-as rights.",
+    ),
+    "delivery.submission_refused": Entry(
+        E,
+        "the submission server refused the test message",
+        "Read the server's answer in the evidence (sender, recipient, size or policy).",
+    ),
+    "delivery.junk": Entry(
+        W,
+        "the test message landed in the Junk folder",
+        "Check SPF, DKIM and DMARC for the sending domain and the server's spam filter rules.",
+    ),
+    "delivery.timeout": Entry(
+        E,
+        "the test message did not arrive in time",
+        "Look the queue ID up in the mail server's log (postqueue -p, exim -bp), or retry "
+        "with a longer --wait.",
+    ),
+    "delivery.cleanup_failed": Entry(
+        W,
+        "the test message could not be deleted",
+        "Delete the message with the subject shown in the evidence by hand.",
+    ),
 }
 
 
