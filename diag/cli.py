@@ -43,7 +43,9 @@ CaFileOpt = Annotated[
 NameserverOpt = Annotated[
     str | None, typer.Option("--nameserver", help="DNS server to use, IP[:PORT] or [IPv6]:PORT.")
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON (docs/json.md).")]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print the result as JSON (see `maildiag docs json`).")
+]
 
 
 def _version(value: bool) -> None:
@@ -181,7 +183,12 @@ def providers_import(
 @app.command(short_help="Client settings for an address, from the database.")
 def lookup(
     address: Annotated[str, typer.Argument(metavar="ADDRESS_OR_DOMAIN")],
-    offline: Annotated[bool, typer.Option("--offline", help="Do not look up MX records.")] = False,
+    no_mx: Annotated[
+        bool, typer.Option("--no-mx", help="Do not look up MX records (no network).")
+    ] = False,
+    offline: Annotated[
+        bool, typer.Option("--offline", hidden=True, help="Old name of --no-mx.")
+    ] = False,
     nameserver: NameserverOpt = None,
     timeout: TimeoutOpt = 5.0,
     providers_dir: ProvidersDirOpt = None,
@@ -190,8 +197,11 @@ def lookup(
 ) -> None:
     """What to type into a mail client for ADDRESS (by domain, else by MX records).
 
-    Exit codes: 0 found, 1 not in the database, 3 bad input or DNS unreachable.
+    Exit codes: 0 found, 1 not in the database, 2 the domain does not exist,
+    3 bad input or DNS unreachable.
     """
+    if offline:
+        print("maildiag: note: `lookup --offline` is now `--no-mx`", file=sys.stderr)
     from diag.commands.options import check_timeout
     from diag.commands.providers import lookup_command
 
@@ -199,7 +209,7 @@ def lookup(
         lookup_command(
             address,
             providers_dir or [],
-            offline=offline,
+            no_mx=no_mx or offline,
             nameserver=nameserver,
             timeout=check_timeout(timeout),
             as_json=json,
@@ -498,6 +508,18 @@ def roundtrip(
             via=via.lower() if via else None,
         )
     )
+@app.command("docs", short_help="Read the documentation (JSON contract, finding codes...).")
+def docs_command(
+    topic: Annotated[
+        str | None,
+        typer.Argument(metavar="[NAME]", help="json, findings, check, providers or advice."),
+    ] = None,
+    path: Annotated[bool, typer.Option("--path", help="Print the file's path only.")] = False,
+) -> None:
+    """The documentation installed with maildiag: list it, print one page, or its path."""
+    from diag.commands.docs import run_docs
+
+    raise typer.Exit(run_docs(topic, path))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,6 +43,7 @@ from diag.net.dns import Nameserver, Resolver, make_resolver, resolve_addresses
 from diag.protocols import DIALECTS, SERVICES, dialect_for
 from diag.protocols.base import Dialect
 from diag.tls.context import LEGACY_VERSIONS, legacy_context, peer_chain_der, probe_context
+from diag.tls.loader import trust_store_loader
 
 if TYPE_CHECKING:  # cryptography loads only when a handshake needs analysing
     from diag.tls.trust import TrustStore
@@ -86,30 +87,6 @@ def select_services(ports: tuple[int, ...], protocols: tuple[str, ...]) -> list[
     if not chosen:
         raise BadInput("no service matches that --port/--protocol combination")
     return chosen
-
-
-def trust_store_loader(ca_file: Path | None) -> Callable[[], TrustStore]:
-    """The trust store, built when the first certificate needs it.
-
-    The system roots pull in cryptography (tens of ms): loading them lazily lets the
-    first DNS query leave sooner. A --ca-file is read now, so a bad file is reported
-    before any network work.
-    """
-    if ca_file is not None:
-        from diag.tls.trust import system_store
-
-        store = system_store().extended(ca_file)
-        return lambda: store
-    cache: list[TrustStore] = []
-
-    def load() -> TrustStore:
-        if not cache:
-            from diag.tls.trust import system_store
-
-            cache.append(system_store().extended(None))
-        return cache[0]
-
-    return load
 
 
 async def probe_host(host: str, options: ProbeOptions) -> ProbeReport:

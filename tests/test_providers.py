@@ -94,11 +94,11 @@ def test_docs_status_table_matches_the_entries():
 
 
 def test_unchecked_entry_says_so():
-    unchecked = maildiag("lookup", "someone@sfr.fr", "--offline")
+    unchecked = maildiag("lookup", "someone@sfr.fr", "--no-mx")
     assert unchecked.returncode == 0
     assert "Not yet checked against the provider's own" in unchecked.stdout
     assert "maildiag check someone@sfr.fr" in " ".join(unchecked.stdout.split())
-    assert "Not yet checked" not in maildiag("lookup", "x@gmail.com", "--offline").stdout
+    assert "Not yet checked" not in maildiag("lookup", "x@gmail.com", "--no-mx").stdout
 
 
 @pytest.mark.parametrize(
@@ -318,7 +318,7 @@ def test_cli_import_then_lookup_and_export(tmp_path):
     assert result.returncode == 1, result.stderr  # one imported, one refused
     assert "refused unsafe XML" in result.stderr
     found = maildiag(
-        "lookup", "bob@example.org", "--offline", "--providers-dir", str(target), "--json"
+        "lookup", "bob@example.org", "--no-mx", "--providers-dir", str(target), "--json"
     )
     data = json.loads(found.stdout)
     assert found.returncode == 0 and data["found"] and data["via"] == "domain"

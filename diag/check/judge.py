@@ -157,7 +157,7 @@ def entry_broken(c: Checked, provider_id: str) -> Finding:
         fix=f"The provider entry {provider_id!r} is out of date: whoever maintains it "
         f"(maildiag's providers/{provider_id}.toml, or your own copy in --providers-dir / "
         "MAILDIAG_PROVIDERS_DIR) should correct the server against the provider's own "
-        "documentation (docs/providers.md); until then, use the settings that work.",
+        "documentation (`maildiag docs providers`); until then, use the settings that work.",
     )
 
 

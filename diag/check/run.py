@@ -11,6 +11,7 @@ from diag.net.connection import elapsed_ms
 from diag.net.dns import MxResult, make_resolver, mx_hosts
 from diag.progress import Event, Progress, silent
 from diag.providers.lookup import parse_query
+from diag.tls.loader import trust_store_loader
 
 if TYPE_CHECKING:
     from diag.check.model import CheckReport
@@ -26,6 +27,7 @@ async def check(
     clock = time.perf_counter()
     query = parse_query(text)
     resolver = make_resolver(options.nameserver, options.timeout)
+    store = trust_store_loader(options.ca_file)  # a bad --ca-file fails before the network
     progress(Event("resolving", query.domain))
     mx_task = asyncio.ensure_future(mx_hosts(resolver, query.domain))
     await head_start()
@@ -40,7 +42,7 @@ async def check(
     from diag.check.model import Checked, CheckReport
     from diag.check.rank import best_settings, rank
     from diag.check.verify import Verifier
-    from diag.probe import ProbeOptions, trust_store_loader
+    from diag.probe import ProbeOptions
 
     probe_options = ProbeOptions(
         timeout=options.timeout,
@@ -48,9 +50,7 @@ async def check(
         nameserver=options.nameserver,
         legacy_tls=legacy_tls,
     )
-    verifier = Verifier(
-        probe_options, resolver, trust_store_loader(options.ca_file), progress=progress
-    )
+    verifier = Verifier(probe_options, resolver, store, progress=progress)
     # Probing starts as each source answers, not after the slowest one.
     report = await discover(
         text,

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from diag.commands.options import check_timeout
+from diag.commands.options import check_export, check_timeout
 from diag.discovery.model import DiscoveryOptions
 from diag.errors import BadInput
 from diag.net.dns import Nameserver
@@ -45,6 +45,7 @@ def run_discover(
     from diag.discovery.discover import discover
     from diag.providers.lookup import parse_query
 
+    export = check_export(export, output, as_json)
     parse_query(text)
     report = asyncio.run(discover(text, opts))
     if export:
@@ -84,6 +85,7 @@ def run_check(
     from diag.check.run import check
     from diag.providers.lookup import parse_query
 
+    export = check_export(export, output, as_json)
     parse_query(text)
     report = asyncio.run(check(text, opts, legacy_tls=legacy_tls))
     if export:

@@ -6,7 +6,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from diag.commands.options import check_timeout
+from diag.commands.options import check_timeout, reject_address
 from diag.net.dns import Nameserver
 from diag.net.names import validate_target
 from diag.probe import ProbeOptions, probe_host
@@ -23,6 +23,7 @@ def run(
     legacy_tls: bool,
     as_json: bool,
 ) -> int:
+    reject_address(host)
     options = ProbeOptions(
         timeout=check_timeout(timeout),
         ca_file=ca_file,

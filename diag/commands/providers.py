@@ -10,7 +10,7 @@ from diag.errors import BadInput
 from diag.providers.database import ENV_DIRS, ProviderDatabase, load
 from diag.providers.schema import Provider
 
-EXIT_OK, EXIT_WARNING, EXIT_UNKNOWN = 0, 1, 3
+EXIT_OK, EXIT_WARNING, EXIT_ERROR, EXIT_UNKNOWN = 0, 1, 2, 3
 
 
 def open_database(extra_dirs: list[Path]) -> ProviderDatabase:
@@ -130,7 +130,7 @@ def lookup_command(
     text: str,
     extra_dirs: list[Path],
     *,
-    offline: bool,
+    no_mx: bool,
     nameserver: str | None,
     timeout: float,
     as_json: bool,
@@ -143,7 +143,7 @@ def lookup_command(
     t = Catalog(check_language(lang))
     database = open_database(extra_dirs)
     match = lookup_offline(query, database)
-    if match.provider is None and not offline:  # asyncio and dnspython only when needed
+    if match.provider is None and not no_mx:  # asyncio and dnspython only when needed
         import asyncio
 
         from diag.net.dns import Nameserver, make_resolver
@@ -163,4 +163,6 @@ def lookup_command(
         render_lookup(match, Console(), t)
     if match.provider is not None:
         return EXIT_OK
+    if match.domain_missing:  # the same code as probe and check for a missing domain
+        return EXIT_ERROR
     return EXIT_UNKNOWN if match.mx_error else EXIT_WARNING

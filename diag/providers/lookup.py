@@ -36,6 +36,12 @@ class ProviderMatch:
     mx_host: str | None = None  # the MX host the provider was recognised by
     mx_how: str | None = None  # "pattern *.x" or "name x" (MX host minus a label, base domain)
     comparisons: list[Comparison] = field(default_factory=list)  # other layers, same domain
+    mx_kind: str | None = None  # the DNS failure kind ("nxdomain", "timeout", ...)
+
+    @property
+    def domain_missing(self) -> bool:
+        """DNS answered that the domain does not exist."""
+        return self.mx_kind == "nxdomain"
 
     def username(self, server: Server) -> str | None:
         return server.username_for(self.query.address)
@@ -79,7 +85,7 @@ async def lookup(
 
     match.mx_checked = True
     mx = await mx_hosts(resolver, query.domain)
-    match.mx_hosts, match.mx_error = mx.hosts, mx.error
+    match.mx_hosts, match.mx_error, match.mx_kind = mx.hosts, mx.error, mx.kind
     for host in mx.hosts:
         found = database.by_mx_host(host)
         if found is not None:

@@ -162,6 +162,7 @@ def lookup_data(match: ProviderMatch, t: Catalog | None = None) -> dict[str, Any
         "mx_error": match.mx_error,
         "mx_host": match.mx_host,
         "mx_how": match.mx_how,
+        "domain_exists": not match.domain_missing if match.mx_checked else None,
         "provider": (
             _provider_mapping(match.provider, query.address, query.domain)
             if match.provider

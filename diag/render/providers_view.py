@@ -139,7 +139,11 @@ def render_lookup(match: ProviderMatch, console: Console, t: Catalog | None = No
     query = match.query
     if match.provider is None:
         console.print(Text(f"{query.domain} is not in the provider database.", style="yellow"))
-        if match.mx_error:
+        if match.domain_missing:
+            console.print(
+                Text(f"{query.domain} does not exist (NXDOMAIN): check the spelling.", style="red")
+            )
+        elif match.mx_error:
             console.print(
                 Text(f"Its MX records could not be looked up: {match.mx_error}", style="red")
             )
@@ -151,7 +155,7 @@ def render_lookup(match: ProviderMatch, console: Console, t: Catalog | None = No
             console.print("It has no MX record: it may not receive mail at all.")
         console.print(
             "Next steps: run `maildiag probe` on the mail host, ask the domain's "
-            "administrator for the settings, or add an entry (docs/providers.md)."
+            "administrator for the settings, or add an entry (`maildiag docs providers`)."
         )
         return
     via = (
