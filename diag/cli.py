@@ -508,6 +508,8 @@ def roundtrip(
             via=via.lower() if via else None,
         )
     )
+
+
 @app.command("docs", short_help="Read the documentation (JSON contract, finding codes...).")
 def docs_command(
     topic: Annotated[
