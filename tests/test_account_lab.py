@@ -1,0 +1,154 @@
+"""`login` and `roundtrip` against real servers: Exim submission, LMTP, Dovecot.
+
+The mail really travels submission -> Exim -> LMTP -> Dovecot (Sieve) -> IMAP/POP3.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.lab import accountlab
+from tests.lab.accountlab import ADDRESS, PASSWORD, USER
+from tests.lab.servers import LabError
+
+pytestmark = pytest.mark.lab
+
+
+@pytest.fixture(scope="module")
+def real():
+    root = Path(tempfile.mkdtemp(prefix="maildiag-accountlab-"))
+    os.chmod(root, 0o755)
+    try:
+        lab = accountlab.start(root)
+    except LabError as exc:
+        shutil.rmtree(root, ignore_errors=True)
+        pytest.fail(f"the account lab could not start: {exc}", pytrace=False)
+    yield lab
+    lab.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def run(lab, *args: str, password: str = PASSWORD):
+    env = {**os.environ, "MAILDIAG_PASSWORD": password}
+    result = subprocess.run(
+        [sys.executable, "-m", "diag", *args, "--ca-file", str(lab.ca_file), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert password not in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    return result.returncode, json.loads(result.stdout)
+
+
+def maildir_state(lab) -> dict[str, list[str]]:
+    out = {}
+    for folder in ("INBOX", "Junk"):
+        base = lab.maildir(folder)
+        out[folder] = (
+            sorted(p.name.split(":")[0] for sub in ("new", "cur") for p in (base / sub).glob("*"))
+            if base.exists()
+            else []
+        )
+    return out
+
+
+def test_login_real_servers(real):
+    code, data = run(
+        real, "login", USER, "--imap", ADDRESS, "--pop3", ADDRESS, "--smtp", f"{ADDRESS}:587"
+    )
+    services = {s["service"]: s for s in data["services"]}
+    assert {s["outcome"] for s in services.values()} == {"ok"}, data["findings"]
+    assert code == 0
+    imap = services["imap/993"]["imap"]
+    roles = {m["role"] for m in imap["mailboxes"]}
+    assert {"sent", "drafts", "junk", "trash"} <= roles
+    assert imap["idle"] and imap["quota"]
+    assert services["smtp/587"]["smtp"]["sender_accepted"] is True
+    assert services["smtp/587"]["smtp"]["size_limit"] == 25 * 1024 * 1024
+
+
+def test_wrong_password_real_servers(real):
+    code, data = run(
+        real,
+        "login",
+        USER,
+        "--imap",
+        ADDRESS,
+        "--pop3",
+        ADDRESS,
+        "--smtp",
+        ADDRESS,
+        password="not the password",
+    )
+    assert code == 2
+    assert {f["code"] for f in data["findings"]} == {"auth.rejected"}
+
+
+def test_roundtrip_real_inbox_and_cleanup(real):
+    before = maildir_state(real)
+    code, data = run(real, "roundtrip", USER, "--smtp", ADDRESS, "--imap", ADDRESS, "--wait", "20")
+    assert code == 0, data["findings"]
+    assert data["arrival"]["folder"] == "INBOX" and data["arrival"]["method"] == "idle"
+    assert data["submission"]["queue_id"]
+    assert data["submission"]["queue_id"] in real.exim_log()
+    assert data["cleanup"]["deleted"] and data["cleanup"]["method"] == "UID EXPUNGE"
+    assert maildir_state(real) == before
+
+
+def test_roundtrip_real_junk_via_sieve(real):
+    before = maildir_state(real)
+    code, data = run(
+        real,
+        "roundtrip",
+        USER,
+        "--smtp",
+        ADDRESS,
+        "--imap",
+        ADDRESS,
+        "--to",
+        "spam@account.test",
+        "--wait",
+        "20",
+    )
+    assert data["arrival"]["folder"] == "Junk", data
+    assert {f["code"] for f in data["findings"]} == {"delivery.junk"}
+    assert code == 1
+    assert maildir_state(real) == before
+
+
+def test_roundtrip_real_pop3(real):
+    before = maildir_state(real)
+    code, data = run(real, "roundtrip", USER, "--smtp", ADDRESS, "--pop3", ADDRESS, "--wait", "20")
+    assert code == 0, data["findings"]
+    assert data["cleanup"]["method"] == "DELE" and data["cleanup"]["deleted"]
+    assert maildir_state(real) == before
+
+
+def test_roundtrip_real_never_arrives(real):
+    code, data = run(
+        real,
+        "roundtrip",
+        USER,
+        "--smtp",
+        ADDRESS,
+        "--imap",
+        ADDRESS,
+        "--to",
+        "void@account.test",
+        "--wait",
+        "2",
+    )
+    assert code == 2
+    (finding,) = data["findings"]
+    assert finding["code"] == "delivery.timeout"
+    assert data["submission"]["queue_id"] in finding["evidence"]
