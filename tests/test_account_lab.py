@@ -98,7 +98,7 @@ def test_roundtrip_real_inbox_and_cleanup(real):
     before = maildir_state(real)
     code, data = run(real, "roundtrip", USER, "--smtp", ADDRESS, "--imap", ADDRESS, "--wait", "20")
     assert code == 0, data["findings"]
-    assert data["arrival"]["folder"] == "INBOX" and data["arrival"]["method"] == "idle"
+    assert data["arrival"]["folder"] == "INBOX" and data["arrival"]["method"] == "poll"
     assert data["submission"]["queue_id"]
     assert data["submission"]["queue_id"] in real.exim_log()
     assert data["cleanup"]["deleted"] and data["cleanup"]["method"] == "UID EXPUNGE"
@@ -152,3 +152,34 @@ def test_roundtrip_real_never_arrives(real):
     (finding,) = data["findings"]
     assert finding["code"] == "delivery.timeout"
     assert data["submission"]["queue_id"] in finding["evidence"]
+
+
+def test_login_uses_checks_recommendation(lab):
+    """No --imap/--pop3/--smtp: the servers `maildiag check` recommends for the domain
+    (the main lab's good.lab.test: mail.lab.test 993/995/465, Postfix with Dovecot SASL)."""
+    env = {**os.environ, "MAILDIAG_PASSWORD": "lab-password-never-used"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "diag",
+            "login",
+            "someone@good.lab.test",
+            "--nameserver",
+            lab.nameserver,
+            "--ca-file",
+            str(lab.pki.root_file),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert "lab-password-never-used" not in result.stdout + result.stderr
+    data = json.loads(result.stdout)
+    services = {s["service"]: s for s in data["services"]}
+    assert set(services) == {"imap/993", "pop3/995", "smtp/465"}, data
+    assert {s["source"] for s in services.values()} == {"check"}
+    assert {s["host"] for s in services.values()} == {"mail.lab.test"}
+    assert {s["outcome"] for s in services.values()} == {"ok"}, data["findings"]

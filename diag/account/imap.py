@@ -242,6 +242,14 @@ class ImapClient:
     async def search(self, criteria: str) -> list[str]:
         return _search_result(await self.command(f"UID SEARCH {criteria}"))
 
+    async def noop_changed(self) -> bool:
+        """NOOP; True when the server reports new or vanished messages."""
+        response = await self.command("NOOP")
+        return any(
+            re.match(r"\* \d+ (EXISTS|RECENT|EXPUNGE)", line, re.IGNORECASE)
+            for line in response.untagged
+        )
+
     async def idle_until_change(self, seconds: float) -> bool:
         """IDLE (RFC 2177) up to `seconds`; True when the server announced a change."""
         import asyncio

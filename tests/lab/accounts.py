@@ -380,6 +380,7 @@ class Imap(Session):
     async def run(self) -> None:
         await self.send("* OK [CAPABILITY " + self.caps() + "] scripted IMAP ready")
         self.selected: Folder | None = None
+        self.reported = 0
         while True:
             line = await self.full_line()
             if line is None:
@@ -402,6 +403,10 @@ class Imap(Session):
         await self.send(f"{tag} OK done")
 
     async def do_NOOP(self, tag, args):
+        folder = self.selected
+        if folder is not None and len(folder.messages) != self.reported:
+            self.reported = len(folder.messages)
+            await self.send(f"* {self.reported} EXISTS")
         await self.send(f"{tag} OK done")
 
     async def do_LOGOUT(self, tag, args):
@@ -513,6 +518,7 @@ class Imap(Session):
             await self.send(f"{tag} NO [NONEXISTENT] no such mailbox")
             return
         self.selected = folder
+        self.reported = len(folder.messages)
         await self.send(f"* {len(folder.messages)} EXISTS")
         await self.send(f"* OK [UIDNEXT {folder.uidnext}] next")
         await self.send(f"{tag} OK [READ-WRITE] selected")
