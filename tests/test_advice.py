@@ -19,7 +19,7 @@ import pytest
 from diag.advice.decide import recommend
 from diag.advice.i18n import LANGUAGES, Catalog, default_language
 from diag.advice.model import Answers
-from diag.advice.questionnaire import parse_answer
+from diag.advice.questionnaire import SKIP, parse_answer, parse_size
 from diag.advice.render import advice_data, compare_data
 from diag.providers.database import load
 
@@ -157,7 +157,16 @@ def test_default_language_from_the_locale():
         ("mobile", "oui", "fr", True),
         ("mobile", "N", "fr", False),
         ("mobile", "maybe", "en", None),
-        ("quota_mb", "", "en", 0),
+        ("quota_mb", "", "en", SKIP),
+        ("quota_mb", "15 GB", "en", 15 * 1024),
+        ("quota_mb", "500 MB", "en", 500),
+        ("quota_mb", "1,5 Go", "fr", 1536),
+        ("quota_mb", "300", "en", 300),
+        ("quota_mb", "lots", "en", None),
+        ("quota_mb", "15 parsecs", "en", None),
+        ("devices", "", "en", SKIP),
+        ("mobile", "", "fr", SKIP),
+        ("backups", "  ", "en", SKIP),
         ("quota_mb", "-5", "en", None),
         ("backups", "fournisseur", "fr", "provider"),
         ("backups", "me", "en", "self"),
@@ -280,3 +289,132 @@ def test_cli_interactive_on_a_real_terminal():
     text = output.decode(errors="replace")
     assert os.waitstatus_to_exitcode(status) == 0, text
     assert "Use POP3" in text
+
+
+def _pty_run(args: list[str], answers: list[bytes]) -> tuple[int, str]:
+    """maildiag on a pseudo-terminal; each answer is typed when a question ends."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvpe(
+            sys.executable,
+            [sys.executable, "-m", "diag", *args],
+            {**os.environ, "COLUMNS": "200", "TERM": "dumb"},
+        )
+    output = b""
+    pending = iter(answers)
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            output += chunk
+            if re.search(rb"\)\s*$", chunk):
+                answer = next(pending, None)
+                if answer is not None:
+                    os.write(fd, answer)
+    finally:
+        _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), output.decode(errors="replace")
+
+
+def test_quota_sizes_in_both_languages():
+    en, fr = Catalog("en"), Catalog("fr")
+    assert parse_size("15 GB", en) == parse_size("15 Go", fr) == parse_size("15g", en) == 15360
+    assert parse_size("500 MB", en) == parse_size("500 Mo", fr) == 500
+    assert parse_size("2 TB", en) == 2 * 1024 * 1024
+    assert parse_size("15 GB", fr) == 15360  # the English unit is understood in French too
+    assert parse_size("-5 GB", en) is None and parse_size("GB", en) is None
+
+
+def test_enter_skips_every_question():
+    result = maildiag("recommend", "--interactive", "--lang", "en", stdin="\n" * 6)
+    assert result.returncode == 0, result.stderr
+    assert "Enter: skip" in result.stdout
+    assert "Not answered (not taken into account): devices, on the move" in result.stdout
+
+
+def test_interactive_quota_with_units_and_a_skip():
+    answers = "1\n\nyes\n500 MB\nme\nno\n"  # the desk question is skipped
+    result = maildiag("recommend", "--interactive", "--lang", "en", "--json", stdin=answers)
+    data = json.loads(result.stdout)
+    assert data["unanswered"] == ["mobile"]
+    assert any("500 MB" in r["text"] for r in data["reasons"])
+
+
+def test_ctrl_c_cancels_on_a_fresh_line_with_130():
+    code, text = _pty_run(["recommend", "--lang", "en"], [b"2\r", b"\x03"])
+    assert code == 130, text
+    lines = text.replace("\r", "").splitlines()
+    assert lines[-1] == "cancelled", text
+    assert "Traceback" not in text and "interrupted" not in text
+    code, text = _pty_run(["recommend", "--lang", "fr"], [b"\x03"])
+    assert code == 130 and text.replace("\r", "").splitlines()[-1] == "annulé", text
+
+
+def test_reasons_grouped_for_against_and_decided_by_the_provider():
+    args = ["--devices", "1", "--desk", "--offline", "--quota-mb", "100"]
+    args += ["--backups", "self", "--personal", "--address", "jane@icloud.com"]
+    data = json.loads(maildiag("recommend", *args, "--json").stdout)
+    assert data["protocol"] == "imap" and data["decided_by_provider"] is True
+    groups = {r["key"]: r["group"] for r in data["reasons"]}
+    assert groups["reason.provider_imap_only"] == "provider"
+    assert groups["reason.backups_self"] == "against"  # a POP3 reason, never under IMAP
+    assert all(r["group"] == "against" for r in data["reasons"] if r["favours"] == "pop3")
+    text = maildiag("recommend", *args).stdout
+    assert "(decided by the provider)" in text and "clear choice" not in text
+    decided = text.index("Decided by the provider (iCloud Mail)")
+    overruled = text.index("Your answers that favour POP3 (the provider does not offer it)")
+    assert decided < overruled < text.index("You keep backups yourself")
+    assert "For IMAP" not in text  # no answer here favours IMAP: no such heading
+    french = maildiag("recommend", *args, "--lang", "fr").stdout
+    assert "Décidé par le fournisseur (iCloud Mail)" in french
+    assert "Vos réponses qui penchent pour POP3" in french
+
+
+@pytest.mark.parametrize(
+    ("name", "answers", "protocol", "because"), PROFILES, ids=[p[0] for p in PROFILES]
+)
+def test_a_reason_is_listed_under_the_protocol_it_favours(name, answers, protocol, because):
+    result = recommend(answers)
+    grouped = result.grouped()
+    assert all(r.favours == result.protocol for r in grouped["for"])
+    assert all(r.favours != result.protocol for r in grouped["against"])
+    text = maildiag(*_flags(answers), "--lang", "en").stdout
+    if grouped["against"]:
+        assert text.index("Against") > text.index("For ")
+
+
+def _flags(a: Answers) -> list[str]:
+    out = ["recommend", "--no-interactive", "--devices", str(a.devices)]
+    out += ["--mobile" if a.mobile else "--desk", "--offline" if a.offline else "--online"]
+    out += ["--quota-mb", str(a.quota_mb)] + (["--backups", a.backups] if a.backups else [])
+    return [*out, "--shared" if a.shared else "--personal"]
+
+
+DANGLING = re.compile(
+    r"same (tab|page|menu|screen|place)|older notes|see above|as above|\(older", re.IGNORECASE
+)
+
+
+def test_provider_notes_stand_alone():
+    """A note is shown on its own (only the protocol's notes are): it may not lean on
+    another note for its meaning."""
+    database = load()
+    for provider in database.providers.values():
+        if provider.layer != "curated":
+            continue
+        notes = [*provider.enable.values(), *provider.limits, *provider.retired]
+        for note in notes:
+            assert not DANGLING.search(note), f"{provider.id}: {note}"
+        for name, where in provider.enable.items():
+            assert not where.lower().startswith("always on"), f"{provider.id}.enable.{name}"
+    gmail = maildiag("recommend", "--no-interactive", "--devices", "3", "--address", "j@gmail.com")
+    assert "older notes" not in gmail.stdout
+    assert "IMAP is always on since January 2025" in gmail.stdout

@@ -42,6 +42,9 @@ class Reason:
     message: Message
 
 
+GROUPS = ("provider", "for", "against", "moot")
+
+
 @dataclass
 class Recommendation:
     protocol: str  # "imap", "pop3", or "none" (the provider offers neither)
@@ -53,3 +56,23 @@ class Recommendation:
     unanswered: list[str]
     provider_id: str | None = None
     provider_notes: list[str] = field(default_factory=list)  # English text from the database
+
+    @property
+    def decided_by_provider(self) -> bool:
+        """The provider offers one protocol (or none): the answers only inform."""
+        return any(r.answer == "provider" for r in self.reasons)
+
+    def group(self, reason: Reason) -> str:
+        """Where a reason belongs: "provider" (it decided), "for" the recommended
+        protocol, "against" it (it favours the other one), or "moot" (no protocol)."""
+        if reason.answer == "provider":
+            return "provider"
+        if self.protocol == "none":
+            return "moot"
+        return "for" if reason.favours == self.protocol else "against"
+
+    def grouped(self) -> dict[str, list[Reason]]:
+        out: dict[str, list[Reason]] = {g: [] for g in GROUPS}
+        for reason in self.reasons:
+            out[self.group(reason)].append(reason)
+        return out

@@ -9,6 +9,8 @@ from diag.advice.i18n import Catalog, check_language
 from diag.advice.model import BACKUPS, Answers
 from diag.errors import BadInput
 
+EXIT_CANCELLED = 130  # 128 + SIGINT, as shells report Ctrl-C
+
 
 def validate(answers: Answers) -> Answers:
     if answers.devices is not None and not 1 <= answers.devices <= 50:
@@ -42,9 +44,16 @@ def run_recommend(
     console = Console(stderr=as_json)
     ask = interactive if interactive is not None else (sys.stdin.isatty() and not as_json)
     if ask and answers.missing():
-        from diag.advice.questionnaire import ask_missing
+        from diag.advice.questionnaire import Cancelled, ask_missing
 
-        answers = ask_missing(answers, t, console)
+        try:
+            answers = ask_missing(answers, t, console)
+        except Cancelled:
+            # The cursor sits after a question: end that line first, then say so.
+            console.file.write("\n")
+            console.file.flush()
+            print(t("prompt.cancelled"), file=sys.stderr)
+            return EXIT_CANCELLED
     result = recommend(answers, provider)
     if as_json:
         from diag.advice.render import advice_data

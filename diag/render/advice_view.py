@@ -8,7 +8,7 @@ from rich.text import Text
 
 from diag.advice.i18n import Catalog
 from diag.advice.model import Recommendation
-from diag.advice.render import compare_data, headline, text
+from diag.advice.render import compare_data, confidence, group_titles, headline, text
 
 COLOUR = {"imap": "bold green", "pop3": "bold cyan", "none": "bold yellow"}
 
@@ -19,10 +19,12 @@ def render_advice(
     console.print(
         Text.assemble(
             (headline(result, t), COLOUR[result.protocol]),
-            f"  ({t('confidence.' + result.confidence)})",
+            f"  ({confidence(result, t)})",
         )
     )
-    _list(console, t("label.why"), [f"{text(r.message, t)}" for r in result.reasons])
+    titles = group_titles(result, t, provider_name)
+    for group, reasons in result.grouped().items():
+        _list(console, titles[group], [text(r.message, t) for r in reasons])
     _list(console, t("label.caveats"), [text(m, t) for m in result.caveats])
     _list(console, t("label.settings"), [text(m, t) for m in result.settings])
     if result.provider_notes and provider_name:
