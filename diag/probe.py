@@ -40,6 +40,7 @@ from diag.net.connection import (
     overall_reachability,
 )
 from diag.net.dns import Nameserver, Resolver, make_resolver, resolve_addresses
+from diag.progress import Counter, Event, Progress, silent
 from diag.protocols import DIALECTS, SERVICES, dialect_for
 from diag.protocols.base import Dialect
 from diag.tls.context import LEGACY_VERSIONS, legacy_context, peer_chain_der, probe_context
@@ -89,10 +90,10 @@ def select_services(ports: tuple[int, ...], protocols: tuple[str, ...]) -> list[
     return chosen
 
 
-async def probe_host(host: str, options: ProbeOptions) -> ProbeReport:
+async def probe_host(host: str, options: ProbeOptions, progress: Progress = silent) -> ProbeReport:
     specs = select_services(options.ports, options.protocols)
     explicit = bool(options.ports or options.protocols)
-    return await probe_services(host, specs, options, explicit=explicit)
+    return await probe_services(host, specs, options, explicit=explicit, progress=progress)
 
 
 async def probe_services(
@@ -105,6 +106,7 @@ async def probe_services(
     resolver: Resolver | None = None,
     limiter: asyncio.Semaphore | None = None,
     dns_result: DnsResult | None = None,
+    progress: Progress = silent,
 ) -> ProbeReport:
     """Probe `specs` on one host at once; `limiter` bounds connections shared with others.
 
@@ -114,19 +116,26 @@ async def probe_services(
     clock = time.perf_counter()
     store = store or trust_store_loader(options.ca_file)
     resolver = resolver or make_resolver(options.nameserver, options.timeout)
-    dns_result = dns_result or await resolve_addresses(resolver, host)
+    if dns_result is None:
+        progress(Event("resolving", host))
+        dns_result = await resolve_addresses(resolver, host)
     if not dns_result.addresses:
         services = [
             ServiceResult(spec=s, explicit=explicit, reachability=Reachability.DNS_FAILURE)
             for s in specs
         ]
     else:
+        counter = Counter(progress, "probing", host)
+        counter.add(len(specs))
 
         async def bounded(spec: ServiceSpec) -> ServiceResult:
-            if limiter is None:
-                return await probe_service(host, dns_result, spec, explicit, options, store)
-            async with limiter:
-                return await probe_service(host, dns_result, spec, explicit, options, store)
+            try:
+                if limiter is None:
+                    return await probe_service(host, dns_result, spec, explicit, options, store)
+                async with limiter:
+                    return await probe_service(host, dns_result, spec, explicit, options, store)
+            finally:
+                counter.finish()
 
         services = list(await asyncio.gather(*(bounded(s) for s in specs)))
     from diag.findings.analyze import host_findings, service_findings

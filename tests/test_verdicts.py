@@ -150,3 +150,48 @@ def test_failing_database_entry_has_its_own_code(net, tmp_path):
     broken = next(f for f in data["findings"] if f["code"] == "providers.entry_broken")
     assert "brokenentry" in broken["message"] and "brokenentry" in broken["fix"]
     assert "autoconfig file" not in broken["fix"]
+
+
+def _with_stderr_on_a_terminal(*args: str) -> tuple[subprocess.CompletedProcess, str]:
+    """Run maildiag with stderr on a pseudo-terminal and stdout on a pipe."""
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    entry = shutil.which("maildiag")
+    argv = [entry] if entry else [sys.executable, "-m", "diag"]
+    env = {**os.environ, "TERM": "xterm", "COLUMNS": "120"}
+    with subprocess.Popen(
+        [*argv, *args], stdout=subprocess.PIPE, stderr=slave, text=True, env=env
+    ) as process:
+        os.close(slave)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the child closed its end
+                break
+            if not chunk:
+                break
+            seen += chunk
+        stdout = process.stdout.read()
+        process.wait(60)
+    os.close(master)
+    result = subprocess.CompletedProcess(process.args, process.returncode, stdout, "")
+    return result, seen.decode(errors="replace")
+
+
+def test_live_status_on_a_terminal_only(net):
+    ns = ["--nameserver", f"{DNS[0]}:{DNS[1]}", "--timeout", "1", "--no-guess"]
+    result, terminal = _with_stderr_on_a_terminal("check", "jane@slow.ux.test", *ns)
+    assert "probing 2 servers: 0 done" in terminal, terminal
+    assert "\x1b[2K" in terminal or "\x1b[1A" in terminal  # the line is erased at the end
+    assert "probing" not in result.stdout and result.stdout.startswith("ERROR slow.ux.test")
+    probed, terminal = _with_stderr_on_a_terminal(
+        "probe", "imap.slow.ux.test", "-p", "993", "-p", "465", *ns[:4]
+    )
+    assert "probing 2 servers" in terminal and "probing" not in probed.stdout
+    quiet, terminal = _with_stderr_on_a_terminal("check", "jane@slow.ux.test", *ns, "--json")
+    assert "probing" not in terminal and json.loads(quiet.stdout)["cause"] == "timeout"
+    piped = check("jane@slow.ux.test")  # stderr is a pipe here
+    assert piped.stderr == ""

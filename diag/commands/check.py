@@ -47,7 +47,10 @@ def run_discover(
 
     export = check_export(export, output, as_json)
     parse_query(text)
-    report = asyncio.run(discover(text, opts))
+    from diag.render.status import live_status, wanted
+
+    with live_status(wanted(as_json or export is not None)) as progress:
+        report = asyncio.run(discover(text, opts, progress=progress))
     if export:
         from diag.check.model import Checked
         from diag.check.rank import rank
@@ -87,7 +90,10 @@ def run_check(
 
     export = check_export(export, output, as_json)
     parse_query(text)
-    report = asyncio.run(check(text, opts, legacy_tls=legacy_tls))
+    from diag.render.status import live_status, wanted
+
+    with live_status(wanted(as_json or export is not None)) as progress:
+        report = asyncio.run(check(text, opts, legacy_tls=legacy_tls, progress=progress))
     if export:
         _export(
             export,

@@ -32,7 +32,11 @@ def run(
         protocols=tuple(p.lower() for p in protocols),
         legacy_tls=legacy_tls,
     )
-    report = asyncio.run(probe_host(validate_target(host), options))
+    target = validate_target(host)
+    from diag.render.status import live_status, wanted
+
+    with live_status(wanted(as_json)) as progress:
+        report = asyncio.run(probe_host(target, options, progress))
     if as_json:
         from diag.render.jsonout import dumps, probe_data
 
