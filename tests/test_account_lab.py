@@ -183,3 +183,55 @@ def test_login_uses_checks_recommendation(lab):
     assert {s["source"] for s in services.values()} == {"check"}
     assert {s["host"] for s in services.values()} == {"mail.lab.test"}
     assert {s["outcome"] for s in services.values()} == {"ok"}, data["findings"]
+
+
+def test_plaintext_real_servers_get_no_credentials(lab):
+    """Dovecot and Postfix without TLS (the main lab's plain.lab.test): nothing is sent,
+    and the servers' own logs say so (Dovecot: "no auth attempts"; Postfix lists every
+    command of the session on its disconnect line, and AUTH is not among them)."""
+    import time
+
+    plain = "127.0.0.10"
+    dovecot_log = lab.root / "dovecot-plain" / "dovecot.log"
+    postfix_log = lab.root / "postfix" / "postfix.log"
+    dovecot_start = dovecot_log.stat().st_size
+    postfix_start = postfix_log.stat().st_size if postfix_log.exists() else 0
+    env = {**os.environ, "MAILDIAG_PASSWORD": "lab-password-never-used"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "diag",
+            "login",
+            "someone@plain.lab.test",
+            "--starttls",
+            "--imap",
+            plain,
+            "--pop3",
+            plain,
+            "--smtp",
+            f"{plain}:587",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    data = json.loads(result.stdout)
+    assert result.returncode == 2
+    assert {f["code"] for f in data["findings"]} == {"auth.plaintext_refused"}
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        dovecot = dovecot_log.read_bytes()[dovecot_start:].decode(errors="replace")
+        postfix = postfix_log.read_bytes()[postfix_start:].decode(errors="replace")
+        if dovecot.count("no auth attempts") >= 2 and "disconnect from" in postfix:
+            break
+        time.sleep(0.1)
+    assert "imap-login: Info: Disconnected" in dovecot
+    assert "pop3-login: Info: Disconnected" in dovecot
+    assert dovecot.count("no auth attempts") >= 2, dovecot
+    assert "auth failed" not in dovecot and "Login: user=" not in dovecot
+    disconnects = [line for line in postfix.splitlines() if "disconnect from" in line]
+    assert disconnects, postfix
+    assert all("auth=" not in line for line in disconnects), disconnects

@@ -19,7 +19,7 @@ from diag.account.imap import ImapClient, quote, status_items, uidnext
 from diag.account.login import AccountOptions, Connector
 from diag.account.model import Arrival, Cleanup, Mailbox, RoundtripReport, Submission, Target
 from diag.account.pop3 import Pop3Client
-from diag.account.session import Credentials, Session
+from diag.account.session import Credentials, Session, scrub_findings
 from diag.account.smtp import SmtpClient
 from diag.findings.catalogue import finding
 from diag.net.connection import ProtocolError, StepTimeout, elapsed_ms
@@ -90,7 +90,7 @@ async def roundtrip(
                 "auth.connection_failed",
                 watch.label,
                 "the round trip could not be completed",
-                credentials.secret.redact(str(exc)),
+                str(exc),
             )
         )
         report.watch = None  # nothing could be concluded: exit 3
@@ -98,6 +98,10 @@ async def roundtrip(
         for session in (smtp_session, watch_session):
             if session is not None:
                 await session.close()
+        secret = credentials.secret
+        report.findings = scrub_findings(report.findings, secret)
+        if report.submission is not None and report.submission.reply:
+            report.submission.reply = secret.redact(report.submission.reply)
         report.elapsed_ms = elapsed_ms(clock)
     return report
 

@@ -6,6 +6,7 @@ can keep using the connection it proved works.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ from diag.account.sasl import choose, make
 from diag.account.secret import Secret
 from diag.account.smtp import SmtpClient, size_limit
 from diag.findings.catalogue import CATALOGUE, finding
-from diag.model import DnsResult
+from diag.model import DnsResult, Finding
 from diag.net.connection import ProtocolError, StepTimeout, elapsed_ms
 
 Client = ImapClient | Pop3Client | SmtpClient
@@ -68,10 +69,6 @@ async def log_in(
         if session is None or not keep_open:
             await channel.close()
             session = None
-    if result.error:
-        result.error = credentials.secret.redact(result.error)
-    if result.reply:
-        result.reply = credentials.secret.redact(result.reply)
     if result.outcome is Outcome.FAILED:
         result.findings.append(
             finding(
@@ -81,8 +78,27 @@ async def log_in(
                 result.error or "",
             )
         )
+    scrub(result, credentials.secret)
     result.elapsed_ms = elapsed_ms(clock)
     return result, session if result.outcome is Outcome.OK else None
+
+
+def scrub(result: LoginResult, secret: Secret) -> None:
+    """Every piece of server text on the result, with the secret's forms replaced by ***."""
+    result.error = secret.redact(result.error) if result.error else result.error
+    result.reply = secret.redact(result.reply) if result.reply else result.reply
+    if result.imap is not None:
+        result.imap.errors = [secret.redact(e) for e in result.imap.errors]
+    if result.smtp is not None and result.smtp.sender_reply:
+        result.smtp.sender_reply = secret.redact(result.smtp.sender_reply)
+    result.findings = scrub_findings(result.findings, secret)
+
+
+def scrub_findings(findings: list[Finding], secret: Secret) -> list[Finding]:
+    return [
+        dataclasses.replace(f, message=secret.redact(f.message), evidence=secret.redact(f.evidence))
+        for f in findings
+    ]
 
 
 async def _authenticate(
