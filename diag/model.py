@@ -197,7 +197,8 @@ class DnsResult:
     addresses: list[str]
     is_literal: bool = False
     error: str | None = None
-    error_kind: str | None = None  # "nxdomain", "no_address", "timeout", "servfail", "no_resolver"
+    # "nxdomain", "no_address", "timeout", "servfail", "no_resolver", "bad_name"
+    error_kind: str | None = None
 
     @property
     def answered(self) -> bool:

@@ -50,6 +50,7 @@ if TYPE_CHECKING:  # cryptography loads only when a handshake needs analysing
     from diag.tls.trust import TrustStore
 
 DEFAULT_TIMEOUT = 10.0
+SERVICE_STEPS = 6  # one service's whole session ends within this many --timeout
 
 
 @dataclass(frozen=True)
@@ -163,8 +164,10 @@ async def probe_service(
     store: Callable[[], TrustStore],
 ) -> ServiceResult:
     clock = time.perf_counter()
-    budget = Budget(options.timeout)
-    conn, attempts = await connect(dns_result.addresses, spec.port, options.timeout)
+    budget = Budget.total(options.timeout, SERVICE_STEPS)
+    conn, attempts = await connect(
+        dns_result.addresses, spec.port, options.timeout, deadline=budget.until
+    )
     result = ServiceResult(
         spec=spec, explicit=explicit, reachability=overall_reachability(attempts)
     )
@@ -321,7 +324,7 @@ async def _legacy_handshake(
     address: str, spec: ServiceSpec, version: str, sni: str | None, budget: Budget
 ) -> tuple[bool | None, str | None]:
     """(True, None) accepted; (False, reason) refused; (None, reason) could not test."""
-    conn, _ = await connect([address], spec.port, budget.seconds)
+    conn, _ = await connect([address], spec.port, budget.seconds, deadline=budget.until)
     if conn is None:
         return None, "could not connect again"
     try:

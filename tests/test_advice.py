@@ -8,7 +8,6 @@ import pty
 import re
 import select
 import string
-import subprocess
 import sys
 import time
 import tomllib
@@ -22,18 +21,14 @@ from diag.advice.model import Answers
 from diag.advice.questionnaire import SKIP, parse_answer, parse_size
 from diag.advice.render import advice_data, compare_data
 from diag.providers.database import load
+from tests.clirun import maildiag as run_cli
 
 MESSAGES = Path(__file__).resolve().parents[1] / "diag" / "advice" / "messages"
 
 
 def maildiag(*args: str, stdin: str | None = None, env: dict | None = None):
-    return subprocess.run(
-        [sys.executable, "-m", "diag", *args],
-        input=stdin,
-        text=True,
-        capture_output=True,
-        timeout=60,
-        env={**os.environ, "COLUMNS": "200", **(env or {})},
+    return run_cli(
+        *args, stdin=stdin, timeout=60, env={**os.environ, "COLUMNS": "200", **(env or {})}
     )
 
 

@@ -6,7 +6,6 @@ import asyncio
 import json
 import plistlib
 import subprocess
-import sys
 import time
 import tracemalloc
 from pathlib import Path
@@ -20,6 +19,7 @@ from diag.discovery.pox import parse_response, request_body
 from diag.net.dns import Nameserver
 from diag.providers import autoconfig
 from diag.providers.database import load
+from tests.clirun import maildiag as run_cli
 from tests.lab import DNS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,9 +38,7 @@ def codes(report) -> set[str]:
 
 
 def maildiag(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "diag", *args], capture_output=True, text=True, timeout=120
-    )
+    return run_cli(*args, timeout=120)
 
 
 def lab_command(lab, command: str, *args: str) -> subprocess.CompletedProcess:

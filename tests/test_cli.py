@@ -11,14 +11,13 @@ from pathlib import Path
 import pytest
 
 from diag.findings.catalogue import CATALOGUE
+from tests.clirun import maildiag as run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def maildiag(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "diag", *args], capture_output=True, text=True, timeout=timeout
-    )
+    return run_cli(*args, timeout=timeout)
 
 
 @pytest.mark.parametrize(

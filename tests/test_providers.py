@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from diag.providers import autoconfig
 from diag.providers.database import load, read_entry, shipped_dir
 from diag.providers.lookup import lookup, parse_query
 from diag.providers.schema import ProviderError
+from tests.clirun import maildiag as run_cli
 from tests.lab import DNS
 
 SHIPPED = sorted(shipped_dir().glob("*.toml"))
@@ -27,9 +27,7 @@ def find(text: str, extra: list[Path] | None = None, resolver=None):
 
 
 def maildiag(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "diag", *args], capture_output=True, text=True, timeout=60, env=env
-    )
+    return run_cli(*args, timeout=60, env=env)
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])

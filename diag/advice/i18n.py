@@ -50,5 +50,6 @@ class Catalog:
 
 @functools.cache
 def _load(lang: str) -> dict[str, str]:
-    with (_DIR / f"{lang}.toml").open("rb") as handle:
-        return tomllib.load(handle)
+    from diag.localfile import read_local
+
+    return tomllib.loads(read_local(_DIR / f"{lang}.toml", max_bytes=1024 * 1024).decode("utf-8"))

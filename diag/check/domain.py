@@ -36,6 +36,7 @@ class DomainChecks:
     unresolvable_mx: list[str]
     spf: PolicyRecord
     dmarc: PolicyRecord
+    unusable_mx: list[str] = field(default_factory=list)  # not a host name at all
 
 
 async def check_domain(resolver: Resolver, domain: str, mx: MxResult) -> DomainChecks:
@@ -48,11 +49,14 @@ async def check_domain(resolver: Resolver, domain: str, mx: MxResult) -> DomainC
     )
     own, mx_answers, spf, dmarc = answers[0], answers[1:-2], answers[-2], answers[-1]
     unresolvable = [
-        h for h, a in zip(hosts, mx_answers, strict=True) if a.answered and not a.addresses
+        h
+        for h, a in zip(hosts, mx_answers, strict=True)
+        if a.answered and not a.addresses and a.error_kind != "bad_name"
     ]
+    unusable = [h for h, a in zip(hosts, mx_answers, strict=True) if a.error_kind == "bad_name"]
     spf.error = _spf_error(spf.records) if spf.records else None
     dmarc.error = _dmarc_error(dmarc.records) if dmarc.records else None
-    return DomainChecks(mx, bool(own.addresses), unresolvable, spf, dmarc)
+    return DomainChecks(mx, bool(own.addresses), unresolvable, spf, dmarc, unusable)
 
 
 async def _txt(resolver: Resolver, name: str, prefix: str) -> PolicyRecord:

@@ -9,6 +9,7 @@ from collections import defaultdict
 from diag.check.domain import DomainChecks
 from diag.check.model import Checked, Setting
 from diag.discovery.model import PUBLISHED, DiscoveryReport
+from diag.discovery.sources import MAX_SERVERS_PER_SOURCE
 from diag.findings.catalogue import finding
 from diag.model import Finding, Reachability, Severity
 
@@ -37,6 +38,15 @@ def domain_findings(d: DomainChecks, domain: str) -> list[Finding]:
                 None,
                 f"MX host {host} has no address",
                 f"{host}: no A or AAAA record",
+            )
+        )
+    for host in d.unusable_mx:
+        out.append(
+            finding(
+                "dns.mx_unusable",
+                None,
+                f"an MX record of {domain} names {host!r}, which is not a host name",
+                f"MX {host!r}",
             )
         )
     for record, kind in ((d.spf, "spf"), (d.dmarc, "dmarc")):
@@ -72,6 +82,28 @@ def discovery_findings(
 ) -> list[Finding]:
     out: list[Finding] = []
     for source in report.sources:
+        if source.rejected:
+            shown = "; ".join(source.rejected[:5])
+            more = f" (and {len(source.rejected) - 5} more)" if len(source.rejected) > 5 else ""
+            out.append(
+                finding(
+                    "discovery.unusable_entry",
+                    None,
+                    f"{source.source} at {source.location} names "
+                    f"{len(source.rejected)} server(s) that cannot be used",
+                    f"{source.source}: {shown}{more}",
+                )
+            )
+        if source.ignored:
+            out.append(
+                finding(
+                    "discovery.too_many_servers",
+                    None,
+                    f"{source.source} at {source.location} lists more than "
+                    f"{MAX_SERVERS_PER_SOURCE} servers; {source.ignored} were not tried",
+                    f"{source.source}: {len(source.candidates) + source.ignored} servers",
+                )
+            )
         if source.insecure and source.candidates:
             out.append(
                 finding(
@@ -118,6 +150,16 @@ def discovery_findings(
                 )
             )
     return out
+
+
+def skipped_finding(skipped: int, probed: int) -> Finding:
+    """The check probed `probed` servers and left `skipped` out (MAX_SERVERS_PER_CHECK)."""
+    return finding(
+        "discovery.too_many_servers",
+        None,
+        f"the sources name {probed + skipped} servers in all; only {probed} were tried",
+        f"{skipped} server(s) not tried",
+    )
 
 
 def probe_findings(checked: list[Checked], chosen: list[Setting]) -> list[Finding]:
@@ -191,7 +233,9 @@ def _disagreements(report: DiscoveryReport) -> list[Finding]:
 
 
 def _definitely_broken(c: Checked) -> bool:
-    """A host whose DNS could not be asked is unknown, not broken."""
+    """A host whose DNS could not be asked is unknown, not broken; one not probed too."""
+    if c.result is None:
+        return False
     return c.dns_definite or c.result.reachability is not Reachability.DNS_FAILURE
 
 
@@ -206,7 +250,11 @@ def _why_broken(c: Checked) -> str:
 
 def _all_tested(checked: list[Checked], protocols: tuple[str, ...]) -> bool:
     """Only claim there is no way when every candidate could really be tried."""
-    return all(c.dns_definite for c in checked if c.merged.candidate.protocol in protocols)
+    return all(
+        c.dns_definite and c.result is not None
+        for c in checked
+        if c.merged.candidate.protocol in protocols
+    )
 
 
 def _tried(checked: list[Checked], protocols: tuple[str, ...]) -> str:

@@ -37,6 +37,7 @@ async def check(
         discovery_findings,
         domain_findings,
         probe_findings,
+        skipped_finding,
         suspect_finding,
     )
     from diag.check.model import Checked, CheckReport
@@ -82,6 +83,9 @@ async def check(
         findings.append(suspect_finding(report))
     findings += discovery_findings(report, checked, live, incoming, outgoing)
     findings += probe_findings(checked, best_settings(incoming + outgoing))
+    if live and verifier.skipped:
+        probed = sum(1 for c in checked if c.result is not None)
+        findings.append(skipped_finding(len(verifier.skipped), probed))
     findings.sort(key=lambda f: -f.severity.rank)
     return CheckReport(
         report,

@@ -20,7 +20,8 @@ from diag.progress import Counter, Progress, silent
 if TYPE_CHECKING:
     from diag.tls.trust import TrustStore
 
-MAX_CONNECTIONS = 16
+MAX_CONNECTIONS = 16  # services probed at once (each opens up to 3 connections)
+MAX_SERVERS_PER_CHECK = 30  # distinct servers probed in one check; the rest are skipped
 
 
 class Verifier:
@@ -38,21 +39,30 @@ class Verifier:
         self._limiter = asyncio.Semaphore(MAX_CONNECTIONS)
         self._hosts: dict[str, asyncio.Task[DnsResult]] = {}
         self._probes: dict[tuple, asyncio.Task[tuple[ServiceResult, bool]]] = {}
+        self.skipped: set[tuple] = set()  # over MAX_SERVERS_PER_CHECK: not probed
 
     def start(self, candidates: list[Candidate]) -> None:
         """Schedule probes now; callable from discovery's on_found hook."""
         for candidate in candidates:
             key = (*candidate.key, candidate.security)
-            if key not in self._probes:
-                self._counter.add()
-                self._probes[key] = asyncio.ensure_future(self._probe(candidate))
+            if key in self._probes:
+                continue
+            if len(self._probes) >= MAX_SERVERS_PER_CHECK:
+                self.skipped.add(key)
+                continue
+            self._counter.add()
+            self._probes[key] = asyncio.ensure_future(self._probe(candidate))
 
     async def results(self, merged: list[Merged]) -> list[Checked]:
         self.start([m.candidate for m in merged])
         out = []
         for entry in merged:
             c = entry.candidate
-            result, definite = await self._probes[(*c.key, c.security)]
+            task = self._probes.get((*c.key, c.security))
+            if task is None:  # over the cap: listed, not probed
+                out.append(Checked(entry, None))
+                continue
+            result, definite = await task
             out.append(Checked(entry, result, definite))
         return out
 

@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING
 from diag.commands.options import check_export, check_timeout
 from diag.discovery.model import DiscoveryOptions
 from diag.errors import BadInput
+from diag.localfile import read_local
 from diag.net.dns import Nameserver
 
 if TYPE_CHECKING:
     from diag.check.model import Setting
+    from diag.net.http import Credentials
 
 
 def options(
@@ -25,18 +27,38 @@ def options(
     providers_dirs: list[Path],
     guess: bool,
 ) -> DiscoveryOptions:
-    if ispdb_url and not ispdb_url.startswith(("https://", "http://")):
-        raise BadInput(f"--ispdb-url must be an http(s) URL, not {ispdb_url!r}")
-    if ca_file is not None and not ca_file.is_file():
-        raise BadInput(f"--ca-file {ca_file}: no such file")
+    credentials = None
+    if ispdb_url:
+        ispdb_url, credentials = _ispdb(ispdb_url)
+    if ca_file is not None:
+        read_local(ca_file, what="--ca-file")  # a missing file, a FIFO, /dev/zero: exit 3 now
     return DiscoveryOptions(
         timeout=check_timeout(timeout),
         ca_file=ca_file,
         nameserver=Nameserver.parse(nameserver) if nameserver else None,
         ispdb_url=ispdb_url,
+        ispdb_credentials=credentials,
         providers_dirs=tuple(providers_dirs),
         guess=guess,
     )
+
+
+def _ispdb(url: str) -> tuple[str, Credentials | None]:
+    """The URL without user:password@, and those credentials (HTTPS only)."""
+    from diag.net.http import HttpError, parse_url, redact
+
+    if not url.startswith(("https://", "http://")):
+        raise BadInput(f"--ispdb-url must be an http(s) URL, not {redact(url)!r}")
+    try:
+        target = parse_url(url)
+    except HttpError as exc:
+        raise BadInput(f"--ispdb-url: {exc}") from None
+    if target.credentials is not None and target.scheme != "https":
+        raise BadInput(
+            f"--ispdb-url {redact(url)}: refused to send a user name and password over plain "
+            "HTTP; use https://"
+        )
+    return target.url, target.credentials
 
 
 def run_discover(

@@ -79,7 +79,8 @@ def export_command(provider_id: str, extra_dirs: list[Path], output: Path | None
 
 def import_command(source: Path, target: str | None) -> int:
     """Autoconfig XML file(s) -> TOML entries in the user's folder (or stdout with -)."""
-    from diag.providers.autoconfig import AutoconfigError, read
+    from diag.localfile import LocalFileError, read_local
+    from diag.providers.autoconfig import MAX_XML_BYTES, AutoconfigError, read
     from diag.providers.tomlfile import dumps
 
     files = _xml_files(source)
@@ -87,12 +88,11 @@ def import_command(source: Path, target: str | None) -> int:
     imported = failed = 0
     for path in files:
         try:
-            data = path.read_bytes()
+            data = read_local(path, max_bytes=MAX_XML_BYTES)
             providers = read(data, str(path))
-        except (OSError, AutoconfigError) as exc:
+        except (LocalFileError, AutoconfigError) as exc:
             failed += 1
-            reason = exc.strerror if isinstance(exc, OSError) else str(exc)
-            print(f"maildiag: error: {reason}", file=sys.stderr)
+            print(f"maildiag: error: {exc}", file=sys.stderr)
             continue
         for provider in providers:
             imported += 1

@@ -66,7 +66,13 @@ async def discover(
 
     database = database or load(list(options.providers_dirs))
     ctx = Context(
-        query.domain, query.address, resolver, options.timeout, options.ca_file, options.ispdb_url
+        query.domain,
+        query.address,
+        resolver,
+        options.timeout,
+        options.ca_file,
+        options.ispdb_url,
+        options.ispdb_credentials,
     )
 
     def announce(results: Results) -> Results:

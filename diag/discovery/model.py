@@ -59,6 +59,8 @@ class SourceResult:
     detail: str = ""
     insecure: bool = False  # fetched over plain HTTP: could be forged
     candidates: list[Candidate] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)  # entries that cannot be used, and why
+    ignored: int = 0  # usable servers left out over the per-source cap
 
 
 @dataclass

@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 
 from diag.discovery.model import Candidate
 from diag.model import Security
+from diag.net.numbers import port_number
 from diag.providers.autoconfig import AutoconfigError, parse_xml
 
 REQUEST_NS = "http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"
@@ -27,7 +28,9 @@ def request_body(address: str) -> bytes:
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root)
 
 
-def parse_response(data: bytes, source: str) -> list[Candidate]:
+def parse_response(data: bytes, source: str, rejected: list[str] | None = None) -> list[Candidate]:
+    """The IMAP, POP3 and SMTP entries; an entry with no usable port is described in
+    `rejected` (when given) and skipped."""
     root = parse_xml(data, source)
     if _local(root.tag) != "Autodiscover":
         raise AutoconfigError(f"{source}: not an Autodiscover response (<{_local(root.tag)}>)")
@@ -36,16 +39,21 @@ def parse_response(data: bytes, source: str) -> list[Candidate]:
         if _local(protocol.tag) != "Protocol":
             continue
         kind = _TYPES.get(_child(protocol, "Type").upper())
-        server, port = _child(protocol, "Server"), _child(protocol, "Port")
-        if kind is None or not server or not port.isdigit():
+        server, port_text = _child(protocol, "Server"), _child(protocol, "Port")
+        if kind is None or not server:
+            continue
+        port = port_number(port_text)
+        if port is None:
+            if rejected is not None:
+                rejected.append(f"{kind} {server[:100]!r}: port {port_text[:40]!r} is not 1-65535")
             continue
         login = _child(protocol, "LoginName")
         candidates.append(
             Candidate(
                 kind,
                 server.lower().rstrip("."),
-                int(port),
-                _security(protocol, int(port)),
+                port,
+                _security(protocol, port),
                 username="localpart" if login and "@" not in login else "address",
             )
         )

@@ -182,6 +182,12 @@ CATALOGUE: dict[str, Entry] = {
         "an MX host has no address",
         "Give each MX host an A and/or AAAA record, or remove it from the MX records.",
     ),
+    "dns.mx_unusable": Entry(
+        E,
+        "an MX record names something that is not a host name",
+        "Make each MX record name a host (letters, digits, hyphens, dots; no spaces or "
+        "control characters), or remove it.",
+    ),
     "dns.spf_missing": Entry(
         W,
         "no SPF record",
@@ -234,6 +240,18 @@ CATALOGUE: dict[str, Entry] = {
         "a configuration is served over plain HTTP only",
         "Serve the autoconfig file over HTTPS with a valid certificate: a file fetched over "
         "HTTP can be forged to send passwords elsewhere.",
+    ),
+    "discovery.unusable_entry": Entry(
+        W,
+        "a published source names a server that cannot be used",
+        "Correct the entry in the autoconfig file, Autodiscover response or SRV record: "
+        "a host name (no spaces or control characters) and a port from 1 to 65535.",
+    ),
+    "discovery.too_many_servers": Entry(
+        W,
+        "more servers published than a client would try",
+        "Publish the few servers clients should use (one or two per protocol); a long list "
+        "slows every client down and looks like an attempt to make clients flood a host.",
     ),
     "discovery.no_secure_incoming": Entry(
         E,

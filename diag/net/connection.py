@@ -13,7 +13,8 @@ import errno
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator
+import weakref
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from diag.model import ConnectAttempt, Reachability
@@ -21,6 +22,11 @@ from diag.model import ConnectAttempt, Reachability
 LINE_LIMIT = 8192  # longest line accepted (RFC 5321 allows 512, IMAP lines are short)
 REPLY_LINE_LIMIT = 200  # most lines accepted in one multi-line reply
 REPLY_BYTE_LIMIT = 64 * 1024  # most bytes accepted in one multi-line reply
+
+# Amplification limits: a hostile domain must not turn the tool into a flood.
+MAX_CONNECTIONS_PER_ADDRESS = 8  # simultaneous connections to one IP address, all callers
+MAX_ADDRESSES_PER_HOST = 10  # addresses of one host tried for one connection
+CONNECT_STAGGER = 0.25  # seconds between racing attempts (RFC 8305 "Connection Attempt Delay")
 
 
 class ProtocolError(Exception):
@@ -33,18 +39,39 @@ class StepTimeout(Exception):
 
 @dataclass
 class Budget:
-    """Per-step time limit: each protocol step (connect, greeting, a command) gets it."""
+    """Time limits of one exchange: `seconds` per step (connect, greeting, a command),
+    and, when `until` is set, a total deadline (event-loop time) no step can pass.
+
+    The per-step limit alone is not enough: a peer that sends one line just before
+    each step's deadline would keep the exchange alive for ever.
+    """
 
     seconds: float
+    until: float | None = None
+
+    @classmethod
+    def total(cls, seconds: float, steps: float) -> Budget:
+        """Each step `seconds`; the whole exchange at most `steps` times that."""
+        return cls(seconds, asyncio.get_running_loop().time() + seconds * steps)
 
     def deadline(self) -> float:
-        return asyncio.get_running_loop().time() + self.seconds
+        step = asyncio.get_running_loop().time() + self.seconds
+        return step if self.until is None else min(step, self.until)
+
+    def remaining(self) -> float:
+        return max(self.deadline() - asyncio.get_running_loop().time(), 0.0)
 
 
 class Connection:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        release: Callable[[], None] | None = None,
+    ) -> None:
         self._reader = reader
         self._writer = writer
+        self._release = release  # gives back the per-address slot, once
         self.local_address: str = writer.get_extra_info("sockname")[0]
 
     @contextlib.asynccontextmanager
@@ -130,35 +157,125 @@ class Connection:
                 await self._writer.wait_closed()
         except (TimeoutError, ConnectionError, OSError, ssl.SSLError):
             pass
+        finally:
+            if self._release is not None:
+                self._release()
+                self._release = None
+
+
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _address_slots(address: str) -> asyncio.Semaphore:
+    """The shared limit of simultaneous connections to one address, per event loop."""
+    per_loop = _slots.setdefault(asyncio.get_running_loop(), {})
+    if address not in per_loop:
+        per_loop[address] = asyncio.Semaphore(MAX_CONNECTIONS_PER_ADDRESS)
+    return per_loop[address]
+
+
+def race_order(addresses: list[str]) -> list[str]:
+    """IPv6 and IPv4 interleaved, IPv6 first (RFC 8305 section 4), at most
+    MAX_ADDRESSES_PER_HOST of them."""
+    v6 = [a for a in addresses if ":" in a]
+    v4 = [a for a in addresses if ":" not in a]
+    mixed = [a for pair in zip(v6, v4, strict=False) for a in pair]
+    rest = v6[len(v4) :] if len(v6) > len(v4) else v4[len(v6) :]
+    return list(dict.fromkeys(mixed + rest))[:MAX_ADDRESSES_PER_HOST]
 
 
 async def connect(
-    addresses: list[str], port: int, timeout: float
+    addresses: list[str], port: int, timeout: float, *, deadline: float | None = None
 ) -> tuple[Connection | None, list[ConnectAttempt]]:
-    """Try each address in turn; return the first connection and every attempt made."""
-    attempts: list[ConnectAttempt] = []
+    """Race the host's addresses (happy eyeballs, RFC 8305); the first to connect wins.
+
+    A new attempt starts every CONNECT_STAGGER seconds, or at once when the previous one
+    fails; the others are cancelled as soon as one succeeds. The whole race ends within
+    `timeout` (and by `deadline`, event-loop time, when given), however many addresses
+    the host has and whether their packets are answered or dropped.
+    """
     loop = asyncio.get_running_loop()
-    for address in addresses:
+    until = loop.time() + timeout if deadline is None else min(deadline, loop.time() + timeout)
+    ordered = race_order(addresses)
+    results: dict[int, ConnectAttempt] = {}
+
+    async def attempt(index: int, address: str) -> Connection | None:
+        slots = _address_slots(address)
         start = loop.time()
+        acquired = False
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout_at(until):
+                await slots.acquire()
+                acquired = True
+                start = loop.time()
                 reader, writer = await asyncio.open_connection(address, port, limit=LINE_LIMIT)
         except TimeoutError:
-            attempts.append(ConnectAttempt(address, Reachability.TIMEOUT, error="no answer"))
-            continue
+            outcome = ConnectAttempt(address, Reachability.TIMEOUT, error="no answer")
         except ConnectionRefusedError:
-            ms = (loop.time() - start) * 1000
-            attempts.append(ConnectAttempt(address, Reachability.REFUSED, round(ms, 1), "refused"))
-            continue
+            ms = round((loop.time() - start) * 1000, 1)
+            outcome = ConnectAttempt(address, Reachability.REFUSED, ms, "refused")
         except OSError as exc:
-            attempts.append(
-                ConnectAttempt(address, Reachability.UNREACHABLE, error=describe_os_error(exc))
+            outcome = ConnectAttempt(
+                address, Reachability.UNREACHABLE, error=describe_os_error(exc)
             )
-            continue
-        ms = round((loop.time() - start) * 1000, 1)
-        attempts.append(ConnectAttempt(address, Reachability.CONNECTED, ms))
-        return Connection(reader, writer), attempts
-    return None, attempts
+        except asyncio.CancelledError:
+            if acquired:
+                slots.release()
+            raise
+        else:
+            ms = round((loop.time() - start) * 1000, 1)
+            results[index] = ConnectAttempt(address, Reachability.CONNECTED, ms)
+            return Connection(reader, writer, slots.release)
+        if acquired:
+            slots.release()
+        results[index] = outcome
+        return None
+
+    pending: dict[asyncio.Task[Connection | None], int] = {}
+    winner: Connection | None = None
+    won: int | None = None
+    started = 0
+    try:
+        while winner is None:
+            if started < len(ordered):
+                task = asyncio.ensure_future(attempt(started, ordered[started]))
+                pending[task] = started
+                started += 1
+            if not pending:
+                break
+            left = until - loop.time()
+            if left <= 0:
+                break
+            wait = min(CONNECT_STAGGER, left) if started < len(ordered) else left
+            done, _ = await asyncio.wait(pending, timeout=wait, return_when="FIRST_COMPLETED")
+            for task in done:
+                index = pending.pop(task)
+                conn = task.result()
+                if conn is None:
+                    continue
+                if winner is None:
+                    winner, won = conn, index
+                else:
+                    await conn.close()  # two won at once: keep the first
+    finally:
+        for task in pending:
+            task.cancel()
+        for task, index in pending.items():
+            with contextlib.suppress(asyncio.CancelledError):
+                late = await task
+                if late is not None:  # connected just as it was cancelled
+                    await late.close()
+            if index not in results:
+                results[index] = ConnectAttempt(
+                    ordered[index], Reachability.TIMEOUT, error="no answer"
+                )
+    attempts = [results[i] for i in sorted(results) if winner is None or i != won]
+    if winner is not None:  # lost races are not failures; the winner comes last
+        attempts = [a for a in attempts if a.outcome is not Reachability.TIMEOUT]
+        attempts.append(results[won])
+    return winner, attempts
 
 
 def overall_reachability(attempts: list[ConnectAttempt]) -> Reachability:

@@ -17,7 +17,7 @@ import dns.resolver
 from diag.errors import BadInput
 from diag.model import DnsResult
 from diag.net.connection import is_ip_literal
-from diag.net.names import normalize_host
+from diag.net.names import normalize_published
 
 Resolver = dns.asyncresolver.Resolver
 
@@ -100,7 +100,10 @@ async def resolve_addresses(resolver: dns.asyncresolver.Resolver, host: str) -> 
     """A and AAAA at once; IPv6 first, as dual-stack clients prefer it (RFC 8305)."""
     if is_ip_literal(host):
         return DnsResult(host=host, addresses=[host], is_literal=True)
-    name = normalize_host(host)
+    try:
+        name = normalize_published(host)  # names from DNS and files get here too
+    except BadInput as exc:
+        return DnsResult(host=host, addresses=[], error=str(exc), error_kind="bad_name")
     v6, v4 = await asyncio.gather(
         query(resolver, name, "AAAA"), query(resolver, name, "A"), return_exceptions=True
     )

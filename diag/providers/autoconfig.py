@@ -13,7 +13,9 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from diag.errors import BadInput
+from diag.net.numbers import port_number
 from diag.providers.schema import Provider, ProviderError, Server, parse
+from diag.providers.schema import _server as validate_server
 
 MAX_XML_BYTES = 1024 * 1024
 
@@ -51,39 +53,42 @@ def parse_xml(data: bytes, source: str) -> ET.Element:
 
 
 def read(
-    data: bytes, source: str, warnings: list[str] | None = None, layer: str = ""
+    data: bytes,
+    source: str,
+    warnings: list[str] | None = None,
+    layer: str = "",
+    rejected: list[str] | None = None,
 ) -> list[Provider]:
     """The emailProvider elements of a clientConfig document, as entries.
 
     Facts only: servers, OAuth2 issuer and scopes, whether a protocol must be enabled
     and the page that says how (its URL); instruction and description prose is not kept.
     Servers in a form maildiag cannot express are left out and named in `warnings`.
+    With `rejected` (a document from the network), a server entry that cannot be used
+    (bad port, bad host name, unknown socket type) is described there and skipped, so
+    one bad entry does not hide the good ones; without it, the first bad entry fails.
     """
     root = parse_xml(data, source)
     if _local(root.tag) != "clientConfig":
         raise AutoconfigError(f"{source}: not a clientConfig document (<{_local(root.tag)}>)")
     notes = warnings if warnings is not None else []
     providers = [
-        _provider(e, source, notes, layer) for e in root if _local(e.tag) == "emailProvider"
+        _provider(e, source, notes, layer, rejected)
+        for e in root
+        if _local(e.tag) == "emailProvider"
     ]
     if not providers:
         raise AutoconfigError(f"{source}: no <emailProvider> element")
     return providers
 
 
-def _provider(element: ET.Element, source: str, warnings: list[str], layer: str) -> Provider:
+def _provider(
+    element: ET.Element, source: str, warnings: list[str], layer: str, rejected: list[str] | None
+) -> Provider:
     domains = [_text(d) for d in _children(element, "domain") if _text(d)]
     provider_id = element.get("id") or (domains[0] if domains else "")
-    incoming = [
-        _server(s, s.get("type", ""), i, source)
-        for i, s in enumerate(_children(element, "incomingServer"))
-        if s.get("type", "") in ("imap", "pop3")
-    ]
-    outgoing = [
-        _server(s, s.get("type", ""), i, source)
-        for i, s in enumerate(_children(element, "outgoingServer"))
-        if s.get("type", "") == "smtp"
-    ]
+    incoming = _servers(element, "incomingServer", ("imap", "pop3"), source, rejected)
+    outgoing = _servers(element, "outgoingServer", ("smtp",), source, rejected)
     for server in (*incoming, *outgoing):
         if server["username"] not in _USER_IN.values():
             warnings.append(
@@ -119,12 +124,36 @@ def _provider(element: ET.Element, source: str, warnings: list[str], layer: str)
     return parse(data, source, layer)
 
 
+def _servers(
+    element: ET.Element,
+    tag: str,
+    protocols: tuple[str, ...],
+    source: str,
+    rejected: list[str] | None,
+) -> list[dict]:
+    out = []
+    for index, child in enumerate(_children(element, tag)):
+        kind = child.get("type", "")
+        if kind not in protocols:
+            continue
+        try:
+            server = _server(child, kind, index, source)
+            if rejected is not None and server["username"] in _USER_IN.values():
+                validate_server(server, f"{tag}[{index}]", source, protocols)
+        except ProviderError as exc:
+            if rejected is None:
+                raise
+            rejected.append(str(exc).removeprefix(f"{source}: "))
+            continue
+        out.append(server)
+    return out
+
+
 def _server(element: ET.Element, kind: str, index: int, source: str) -> dict:
     where = f"{'outgoing' if kind == 'smtp' else 'incoming'}Server[{index}]"
-    try:
-        port = int(_text(_first(element, "port")))
-    except ValueError:
-        raise ProviderError(source, f"{where}.port", "not a number") from None
+    port = port_number(_text(_first(element, "port")))
+    if port is None:
+        raise ProviderError(source, f"{where}.port", "not a port number from 1 to 65535")
     socket = _text(_first(element, "socketType"))
     if socket not in _SOCKET_IN:
         raise ProviderError(source, f"{where}.socketType", f"unknown value {socket!r}")

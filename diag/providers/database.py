@@ -16,12 +16,12 @@ skipped; the rest still answers.
 from __future__ import annotations
 
 import os
-import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from diag.localfile import LocalFileError, read_local
 from diag.providers.schema import LAYERS, Provider, ProviderError, parse
 
 ENV_DIRS = "MAILDIAG_PROVIDERS_DIR"  # extra entry folders, separated by os.pathsep
@@ -45,22 +45,12 @@ def user_dir() -> Path:
 
 
 def read_bounded(path: Path, limit: int = MAX_ENTRY_BYTES) -> bytes:
-    """A regular file's bytes, at most `limit`: a FIFO or device never blocks the read,
-    and a huge file is refused before it is read. OSError or ProviderError."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    """A regular file's bytes, at most `limit` (diag.localfile, the one bounded reader):
+    a FIFO or device never blocks the read, a huge file is refused. ProviderError."""
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ProviderError(str(path), "(file)", "not a regular file")
-        if info.st_size > limit:
-            raise ProviderError(str(path), "(file)", f"larger than {limit} bytes")
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(limit + 1)
-    finally:
-        os.close(fd)
-    if len(data) > limit:
-        raise ProviderError(str(path), "(file)", f"larger than {limit} bytes")
-    return data
+        return read_local(path, max_bytes=limit)
+    except LocalFileError as exc:
+        raise ProviderError(str(path), "(file)", str(exc).removeprefix(f"{path}: ")) from None
 
 
 def read_entry(path: Path, layer: str = "") -> Provider:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from diag.errors import BadInput
-from diag.net.names import normalize_host
+from diag.net.names import normalize_host, normalize_published
 
 PROTOCOLS_IN = ("imap", "pop3")
 PROTOCOLS_OUT = ("smtp",)
@@ -401,12 +401,20 @@ def _domain(text: str, key: str, source: str) -> str:
 
 
 def _hostname(text: str, key: str, source: str) -> str:
+    """A server's host: a published name, so the looser rule (underscores allowed)."""
     if text == "127.0.0.1":  # a local bridge (Proton Mail Bridge)
         return text
     if text.count(DOMAIN_PLACEHOLDER) == 1 and text.endswith(DOMAIN_PLACEHOLDER):
-        _domain(text.replace(DOMAIN_PLACEHOLDER, "example.com"), key, source)
+        _published(text.replace(DOMAIN_PLACEHOLDER, "example.com"), key, source)
         return text
-    return _domain(text, key, source)
+    return _published(text, key, source)
+
+
+def _published(text: str, key: str, source: str) -> str:
+    try:
+        return normalize_published(text)
+    except BadInput as exc:
+        raise ProviderError(source, key, str(exc)) from None
 
 
 def _mx_pattern(text: str, source: str) -> str:

@@ -26,9 +26,12 @@ from cryptography.x509 import verification
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from diag.errors import BadInput
+from diag.localfile import LocalFileError, read_local
 from diag.model import TrustResult
 from diag.tls import hostname
 from diag.tls.certificate import ca_issuer_urls, is_self_signed, subject_alt_names
+
+SYSTEM_STORE_BYTES = 64 * 1024 * 1024  # the system bundle is ~200 KiB; a cap all the same
 
 
 @dataclass(frozen=True)
@@ -53,12 +56,7 @@ class TrustStore:
 
 
 def read_pem_bundle(path: Path) -> list[x509.Certificate]:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise BadInput(f"cannot read --ca-file {path}: {exc.strerror}") from None
-    if len(data) > 10 * 1024 * 1024:
-        raise BadInput(f"--ca-file {path} is larger than 10 MiB")
+    data = read_local(path, what="--ca-file")
     try:
         return x509.load_pem_x509_certificates(data)
     except ValueError as exc:
@@ -72,10 +70,11 @@ def system_store() -> TrustStore:
     for candidate in (paths.cafile, paths.openssl_cafile, "/etc/ssl/certs/ca-certificates.crt"):
         if candidate and Path(candidate).is_file():
             try:
+                data = read_local(candidate, max_bytes=SYSTEM_STORE_BYTES)
                 with warnings.catch_warnings():  # some shipped roots have odd serials
                     warnings.simplefilter("ignore")
-                    roots = x509.load_pem_x509_certificates(Path(candidate).read_bytes())
-            except (OSError, ValueError):
+                    roots = x509.load_pem_x509_certificates(data)
+            except (LocalFileError, ValueError):
                 continue
             return TrustStore(tuple(roots))
     return TrustStore(())

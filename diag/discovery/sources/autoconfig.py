@@ -10,9 +10,9 @@ import asyncio
 from urllib.parse import quote
 
 from diag.discovery.model import SourceResult
-from diag.discovery.sources import Context, candidates_from_provider
+from diag.discovery.sources import Context, admit, candidates_from_provider
 from diag.errors import BadInput
-from diag.net.http import HttpError, fetch
+from diag.net.http import Credentials, HttpError, fetch, redact
 from diag.providers.autoconfig import read
 
 
@@ -41,26 +41,38 @@ async def from_autoconfig(ctx: Context) -> list[SourceResult]:
 async def from_ispdb(ctx: Context) -> SourceResult:
     if not ctx.ispdb_url:
         return SourceResult("ispdb", "", "skipped", "no --ispdb-url given")
-    return await _one(ctx, "ispdb", f"{ctx.ispdb_url.rstrip('/')}/{ctx.domain}")
+    url = f"{ctx.ispdb_url.rstrip('/')}/{ctx.domain}"
+    return await _one(ctx, "ispdb", url, ctx.ispdb_credentials)
 
 
-async def _one(ctx: Context, source: str, url: str) -> SourceResult:
+async def _one(
+    ctx: Context, source: str, url: str, credentials: Credentials | None = None
+) -> SourceResult:
+    shown = redact(url)
     try:
-        response = await fetch(url, resolver=ctx.resolver, timeout=ctx.timeout, ca_file=ctx.ca_file)
+        response = await fetch(
+            url,
+            resolver=ctx.resolver,
+            timeout=ctx.timeout,
+            ca_file=ctx.ca_file,
+            credentials=credentials,
+        )
     except HttpError as exc:
-        return SourceResult(source, url, "not_found" if exc.no_server else "error", str(exc))
+        return SourceResult(source, shown, "not_found" if exc.no_server else "error", str(exc))
     except BadInput as exc:
-        return SourceResult(source, url, "error", str(exc))
+        return SourceResult(source, shown, "error", str(exc))
     if response.status == 404 or response.status == 410:
-        return SourceResult(source, url, "not_found", f"HTTP {response.status}")
+        return SourceResult(source, shown, "not_found", f"HTTP {response.status}")
     if response.status != 200:
-        return SourceResult(source, url, "error", f"HTTP {response.status}")
+        return SourceResult(source, shown, "error", f"HTTP {response.status}")
+    rejected: list[str] = []
     try:
-        providers = read(response.body, url)
+        providers = read(response.body, response.url, rejected=rejected)
     except BadInput as exc:
-        return SourceResult(source, url, "error", str(exc))
+        return SourceResult(source, response.url, "error", str(exc), rejected=rejected)
     candidates = [c for p in providers for c in candidates_from_provider(p, ctx.domain)]
     detail = f"redirected to {response.url}" if response.redirects else ""
-    return SourceResult(
-        source, response.url, "found", detail, insecure=not response.secure, candidates=candidates
+    result = SourceResult(
+        source, response.url, "found", detail, insecure=not response.secure, rejected=rejected
     )
+    return admit(result, candidates)

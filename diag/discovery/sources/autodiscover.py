@@ -7,7 +7,7 @@ import asyncio
 
 from diag.discovery.model import SourceResult
 from diag.discovery.pox import parse_response, request_body
-from diag.discovery.sources import Context
+from diag.discovery.sources import Context, admit
 from diag.errors import BadInput
 from diag.net.dns import LookupFailed, query
 from diag.net.http import HttpError, fetch
@@ -58,17 +58,20 @@ async def _post(ctx: Context, url: str) -> SourceResult:
         return SourceResult("autodiscover", url, "not_found", f"HTTP {response.status}")
     if response.status != 200:
         return SourceResult("autodiscover", url, "error", f"HTTP {response.status}")
+    rejected: list[str] = []
     try:
-        candidates = parse_response(response.body, url)
+        candidates = parse_response(response.body, response.url, rejected)
     except BadInput as exc:
-        return SourceResult("autodiscover", url, "error", str(exc))
-    status = "found" if candidates else "not_found"
-    detail = "" if candidates else "no IMAP, POP3 or SMTP entries"
-    return SourceResult(
-        "autodiscover",
-        response.url,
-        status,
-        detail,
-        insecure=not response.secure,
-        candidates=candidates,
+        return SourceResult("autodiscover", response.url, "error", str(exc))
+    result = admit(
+        SourceResult(
+            "autodiscover", response.url, "found", insecure=not response.secure, rejected=rejected
+        ),
+        candidates,
     )
+    if not result.candidates:
+        result.status = "error" if result.rejected else "not_found"
+        result.detail = "no usable IMAP, POP3 or SMTP entry"
+        if not result.rejected:
+            result.detail = "no IMAP, POP3 or SMTP entries"
+    return result

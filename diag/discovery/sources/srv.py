@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from diag.discovery.model import Candidate, SourceResult
-from diag.discovery.sources import Context
+from diag.discovery.sources import Context, admit
 from diag.model import Security
 from diag.net.dns import LookupFailed, query
 
@@ -41,13 +41,21 @@ async def _lookup(ctx: Context, label: str) -> SourceResult:
     ordered = sorted(records, key=lambda r: (r.priority, -r.weight))  # RFC 2782 order
     if len(ordered) == 1 and str(ordered[0].target) == ".":
         return SourceResult("srv", name, "found", 'target ".": not offered (RFC 2782)')
-    candidates = [
-        Candidate(protocol, str(r.target).rstrip(".").lower(), r.port, security)
-        for r in ordered
-        if str(r.target) != "."
-    ]
-    detail = ", ".join(
-        f"{c.host}:{c.port} (priority {r.priority}, weight {r.weight})"
-        for c, r in zip(candidates, ordered, strict=False)
+    named = [r for r in ordered if str(r.target) != "."]
+    result = admit(
+        SourceResult("srv", name, "found"),
+        [Candidate(protocol, str(r.target).rstrip("."), r.port, security) for r in named],
     )
-    return SourceResult("srv", name, "found", detail, candidates=candidates)
+    records = {}
+    for r in named:
+        records.setdefault((str(r.target).rstrip(".").lower(), r.port), r)
+    shown = []
+    for c in result.candidates:
+        r = records.get((c.host, c.port))
+        where = f" (priority {r.priority}, weight {r.weight})" if r else ""
+        shown.append(f"{c.host}:{c.port}{where}")
+    result.detail = ", ".join(shown) + (f" and {result.ignored} more" if result.ignored else "")
+    if not result.candidates:
+        result.status = "error"
+        result.detail = "no usable target"
+    return result
