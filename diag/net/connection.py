@@ -192,12 +192,15 @@ async def connect(
     """Race the host's addresses (happy eyeballs, RFC 8305); the first to connect wins.
 
     A new attempt starts every CONNECT_STAGGER seconds, or at once when the previous one
-    fails; the others are cancelled as soon as one succeeds. The whole race ends within
-    `timeout` (and by `deadline`, event-loop time, when given), however many addresses
-    the host has and whether their packets are answered or dropped.
+    fails; the others are cancelled as soon as one succeeds. The race ends within
+    `timeout` of the first attempt getting a free slot (MAX_CONNECTIONS_PER_ADDRESS), and
+    always by `deadline` (event-loop time) when given, however many addresses the host
+    has and whether their packets are answered or dropped. Waiting for a slot does not
+    eat the connect timeout, only the caller's total deadline.
     """
     loop = asyncio.get_running_loop()
-    until = loop.time() + timeout if deadline is None else min(deadline, loop.time() + timeout)
+    hard = loop.time() + timeout if deadline is None else deadline
+    race: dict[str, float] = {}  # "until": the race's end, set when the first slot is free
     ordered = race_order(addresses)
     results: dict[int, ConnectAttempt] = {}
 
@@ -206,10 +209,12 @@ async def connect(
         start = loop.time()
         acquired = False
         try:
-            async with asyncio.timeout_at(until):
+            async with asyncio.timeout_at(race.get("until", hard)):
                 await slots.acquire()
-                acquired = True
-                start = loop.time()
+            acquired = True
+            start = loop.time()
+            race.setdefault("until", min(hard, start + timeout))
+            async with asyncio.timeout_at(race["until"]):
                 reader, writer = await asyncio.open_connection(address, port, limit=LINE_LIMIT)
         except TimeoutError:
             outcome = ConnectAttempt(address, Reachability.TIMEOUT, error="no answer")
@@ -245,7 +250,7 @@ async def connect(
                 started += 1
             if not pending:
                 break
-            left = until - loop.time()
+            left = race.get("until", hard) - loop.time()
             if left <= 0:
                 break
             wait = min(CONNECT_STAGGER, left) if started < len(ordered) else left
