@@ -10,6 +10,7 @@ from diag.model import Security
 
 if TYPE_CHECKING:
     from diag.net.dns import Nameserver
+    from diag.net.http import Credentials
 
 # Published sources, in the order a careful client trusts them; guesses come last.
 SOURCE_ORDER = (
@@ -32,7 +33,8 @@ class DiscoveryOptions:
     timeout: float = 10.0
     ca_file: Path | None = None
     nameserver: Nameserver | None = None
-    ispdb_url: str | None = None
+    ispdb_url: str | None = None  # never with user:password@ (see ispdb_credentials)
+    ispdb_credentials: Credentials | None = field(default=None, repr=False)
     providers_dirs: tuple[Path, ...] = field(default_factory=tuple)
     guess: bool = True
 
