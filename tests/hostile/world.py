@@ -165,7 +165,7 @@ def build(h: Hostile) -> None:
     z.add(f"one40host.{BASE}", "A", ONE40)
     for index, label in enumerate(("_imaps", "_imap", "_pop3s", "_submissions")):
         ports = range(30001 + 10 * index, 30011 + 10 * index)
-        z.add(f"{label}._tcp.{d}", "SRV", *(f"0 1 {p} one40host.{BASE}." for p in ports))
+        z.add(f"{label}._tcp.{d}", "SRV", *(f"10 1 {p} one40host.{BASE}." for p in ports))
     z.add(f"many30.{BASE}", "A", *DROPPED)
     z.add(f"cap7.{BASE}", "A", CAP7)
     z.add(f"dripsmtp.{BASE}", "A", DRIP_SMTP)
