@@ -263,6 +263,21 @@ def test_legacy_commands_imap_login_pop3_user_smtp_login(mail):
     assert code == 0
 
 
+def test_imap_login_with_a_non_ascii_password_uses_literals(mail):
+    code, data = login_json(
+        mail,
+        "--imap",
+        LEGACY,
+        "--username",
+        accounts.BOB,
+        env={"MAILDIAG_PASSWORD": accounts.BOB_PASSWORD},
+    )
+    assert code == 0, data["findings"]
+    assert data["services"][0]["mechanism"] == "IMAP-LOGIN"
+    assert accounts.BOB_PASSWORD not in json.dumps(data, ensure_ascii=False)
+    assert any(line.endswith('LOGIN "bob@account.test" {16}') for line in mail.stores["legacy"].log)
+
+
 def test_password_sources(mail, tmp_path):
     secret_file = tmp_path / "pw"
     secret_file.write_text(PASSWORD + "\n")

@@ -23,6 +23,7 @@ LOGIN_SCHEMA = "maildiag.login/1"
 ROUNDTRIP_SCHEMA = "maildiag.roundtrip/1"
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_RESPONSE_CODE = re.compile(r"\[[^\]]*\]")
 OUTCOME_STYLE = {
     Outcome.OK: "green",
     Outcome.REFUSED: "red",
@@ -112,6 +113,8 @@ def _logins_table(results: list[LoginResult]) -> Table:
             verified = tls.trust and tls.trust.trusted and tls.trust.hostname_matches
             tls_text = f"{tls.version}" + ("" if verified else " (unverified)")
         answer = r.reply if r.reply else r.error
+        if r.outcome is Outcome.OK and answer:
+            answer = _RESPONSE_CODE.sub("", answer).strip()  # [CAPABILITY ...] is noise here
         table.add_row(
             Text(r.target.label, style="bold"),
             Text(safe(f"{r.target.host} ({r.target.security.value})")),

@@ -31,6 +31,7 @@ USER = "alice@account.test"
 PASSWORD = 'Tr0ub4dor&3 "x"\\y'  # a quote and a backslash: IMAP quoting is exercised
 TOKEN = "ya29.scripted-bearer-token"
 OTHER = "other@account.test"
+BOB, BOB_PASSWORD = "bob@account.test", "pässwörd ✓ 9"  # not ASCII: IMAP LOGIN needs literals
 
 HOSTS = {
     "good": "127.0.5.1",  # TLS everywhere, SASL-IR, IDLE, UIDPLUS, SPECIAL-USE, QUOTA
@@ -191,7 +192,7 @@ class Store:
 
 
 def check_password(username: str, password: str) -> bool:
-    return username == USER and password == PASSWORD
+    return {USER: PASSWORD, BOB: BOB_PASSWORD}.get(username) == password
 
 
 class Servers:
