@@ -122,7 +122,7 @@ def main() -> None:
         print(
             f"  command after that:        {med(after):7.1f} ms (notice by IDLE, delete, log out)"
         )
-        print(f"  arrival.seconds reported:  {med(arrivals):7.1f} ms (end of DATA to IDLE)")
+        print(f"  arrival.seconds reported:  {med(arrivals):7.1f} ms (end of DATA to seeing it)")
     finally:
         lab.stop()
         shutil.rmtree(root, ignore_errors=True)
