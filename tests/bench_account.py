@@ -119,9 +119,7 @@ def main() -> None:
             f"  message file appears at:   {med(deliveries):7.1f} ms (server delivery, "
             "from the start)"
         )
-        print(
-            f"  command after that:        {med(after):7.1f} ms (notice by IDLE, delete, log out)"
-        )
+        print(f"  command after that:        {med(after):7.1f} ms (notice it, delete it, log out)")
         print(f"  arrival.seconds reported:  {med(arrivals):7.1f} ms (end of DATA to seeing it)")
     finally:
         lab.stop()

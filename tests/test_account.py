@@ -195,6 +195,18 @@ def test_oauth_token_from_environment(mail):
     assert code == 1
 
 
+def test_token_but_no_oauth_mechanism(mail):
+    code, data = login_json(
+        mail, "--imap", GOOD, "--smtp", GOOD, "--oauth-token-env", "T", env={"T": TOKEN}
+    )
+    assert code == 2
+    assert codes(data) == {
+        "imap/993": {"auth.mechanism_unsupported"},
+        "smtp/465": {"auth.mechanism_unsupported"},
+    }
+    assert {s["outcome"] for s in data["services"]} == {"not_sent"}
+
+
 def test_oauth_token_refused(mail):
     code, data = login_json(
         mail, "--imap", OAUTH, "--oauth-token-env", "T", env={"T": "expired-token"}

@@ -235,3 +235,47 @@ def test_plaintext_real_servers_get_no_credentials(lab):
     disconnects = [line for line in postfix.splitlines() if "disconnect from" in line]
     assert disconnects, postfix
     assert all("auth=" not in line for line in disconnects), disconnects
+
+
+def lab_login(lab, *args: str) -> tuple[int, dict, str]:
+    env = {**os.environ, "MAILDIAG_PASSWORD": "lab-password-never-used"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "diag",
+            "login",
+            *args,
+            "--nameserver",
+            lab.nameserver,
+            "--ca-file",
+            str(lab.pki.root_file),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert "lab-password-never-used" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    return result.returncode, json.loads(result.stdout) if result.stdout else {}, result.stderr
+
+
+def test_untrusted_real_certificate(lab):
+    """Dovecot with a self-signed certificate (selfsigned.lab.test): refused, then
+    --insecure logs in and warns."""
+    host = "selfsigned.lab.test"
+    code, data, _ = lab_login(lab, f"someone@{host}", "--imap", host, "--pop3", host)
+    assert code == 2
+    assert {f["code"] for f in data["findings"]} == {"auth.unverified_refused"}
+    code, data, _ = lab_login(lab, f"someone@{host}", "--imap", host, "--pop3", host, "--insecure")
+    assert {s["outcome"] for s in data["services"]} == {"ok"}, data["findings"]
+    assert {f["code"] for f in data["findings"]} == {"auth.insecure_channel"}
+    assert code == 1
+
+
+def test_unknown_domain_exits_3(lab):
+    code, _, stderr = lab_login(lab, "someone@nothere.lab.test")
+    assert code == 3
+    assert "no working mail server found for nothere.lab.test" in stderr, stderr
