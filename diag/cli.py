@@ -21,7 +21,8 @@ app = typer.Typer(
     name="maildiag",
     help="Diagnose mail servers (POP3, IMAP, SMTP, TLS) and mail-client settings.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain help: rich's Markdown renderer costs ~110 ms a start
 )
@@ -57,7 +58,8 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+        bool,
+        typer.Option("--version", "-V", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
 ) -> None:
     """Exit codes: 0 all good, 1 warnings, 2 errors, 3 could not check."""
@@ -525,32 +527,72 @@ def docs_command(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: every failure becomes a one-line message and an exit code."""
+    """Entry point: every failure becomes a one-line message and an exit code.
+
+    A closed stdout pipe never changes the exit code; with --json, a failure is also a
+    JSON error object on stdout (docs/json.md).
+    """
+    from diag.render.streams import guard_stdout
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    options = args[: args.index("--")] if "--" in args else args
+    restore = guard_stdout()
+    try:
+        return _run(args, as_json="--json" in options)
+    finally:
+        sys.stdout.flush()
+        restore()
+
+
+def _run(args: list[str], *, as_json: bool) -> int:
     from diag.errors import BadInput
 
     try:
-        result = app(args=argv, standalone_mode=False, prog_name="maildiag")
+        result = app(args=args, standalone_mode=False, prog_name="maildiag")
     except BadInput as exc:
-        print(f"maildiag: error: {exc}", file=sys.stderr)
-        return EXIT_UNKNOWN
+        return _fail(str(exc), as_json)
     except typer.Exit as exc:
         return exc.exit_code
     except (KeyboardInterrupt, typer.Abort):
         print("maildiag: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a file the user named: missing folder, no permission, ...
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _fail(f"{where}{exc.strerror or exc}", as_json)
     except Exception as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `maildiag`, `maildiag providers`
+            print(exc.format_message())  # type: ignore[attr-defined]
+            return 0
         if _is_usage_error(exc):
             exc.show()  # type: ignore[attr-defined]
+            if as_json:
+                _json_error(exc.format_message(), EXIT_UNKNOWN)  # type: ignore[attr-defined]
             return EXIT_UNKNOWN
         if os.environ.get("MAILDIAG_DEBUG"):
             raise
-        print(
-            f"maildiag: internal error: {type(exc).__name__}: {exc} "
-            "(set MAILDIAG_DEBUG=1 for details)",
-            file=sys.stderr,
+        return _fail(
+            f"internal error: {type(exc).__name__}: {exc} (set MAILDIAG_DEBUG=1 for details)",
+            as_json,
+            prefix="maildiag: ",
         )
-        return EXIT_UNKNOWN
     return result if isinstance(result, int) else 0
+
+
+def _fail(message: str, as_json: bool, prefix: str = "maildiag: error: ") -> int:
+    """The human line on stderr (escaped: messages quote files and servers), and with
+    --json the same message as a JSON error object on stdout."""
+    from diag.render.safe import clean
+
+    print(prefix + clean(message), file=sys.stderr)
+    if as_json:
+        _json_error(message, EXIT_UNKNOWN)
+    return EXIT_UNKNOWN
+
+
+def _json_error(message: str, code: int) -> None:
+    from diag.render.jsonout import dumps, error_data
+
+    print(dumps(error_data(message, code)))
 
 
 def _is_usage_error(exc: Exception) -> bool:

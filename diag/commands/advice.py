@@ -39,9 +39,9 @@ def run_recommend(
         from diag.providers.lookup import lookup_offline, parse_query
 
         provider = lookup_offline(parse_query(address), load(providers_dirs)).provider
-    from rich.console import Console
+    from diag.render.console import make_console
 
-    console = Console(stderr=as_json)
+    console = make_console(stderr=as_json)
     ask = interactive if interactive is not None else (sys.stdin.isatty() and not as_json)
     if ask and answers.missing():
         from diag.advice.questionnaire import Cancelled, ask_missing
@@ -75,9 +75,8 @@ def run_compare(lang: str | None, as_json: bool) -> int:
 
         print(dumps(compare_data(t)))
     else:
-        from rich.console import Console
-
         from diag.render.advice_view import render_compare
+        from diag.render.console import make_console
 
-        render_compare(t, Console())
+        render_compare(t, make_console())
     return 0

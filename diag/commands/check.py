@@ -12,6 +12,7 @@ from diag.discovery.model import DiscoveryOptions
 from diag.errors import BadInput
 from diag.localfile import read_local
 from diag.net.dns import Nameserver
+from diag.render.safe import clean
 
 if TYPE_CHECKING:
     from diag.check.model import Setting
@@ -90,11 +91,10 @@ def run_discover(
 
         print(dumps(discovery_data(report)))
     else:
-        from rich.console import Console
-
         from diag.render.check_view import render_discovery
+        from diag.render.console import make_console
 
-        render_discovery(report, Console())
+        render_discovery(report, make_console())
     return 0 if report.dns_reachable else 3
 
 
@@ -130,11 +130,10 @@ def run_check(
 
         print(dumps(check_data(report)))
     else:
-        from rich.console import Console
-
         from diag.render.check_view import render_check
+        from diag.render.console import make_console
 
-        render_check(report, Console())
+        render_check(report, make_console())
     return report.exit_code
 
 
@@ -163,4 +162,4 @@ def _export(
         sys.stdout.write(text)
     else:
         output.write_text(text, encoding="utf-8")
-        print(f"wrote {output}", file=sys.stderr)
+        print(f"wrote {clean(output)}", file=sys.stderr)

@@ -42,9 +42,8 @@ def run(
 
         sys.stdout.write(dumps(probe_data(report)) + "\n")
     else:
-        from rich.console import Console
-
+        from diag.render.console import make_console
         from diag.render.terminal import render_probe
 
-        render_probe(report, Console())
+        render_probe(report, make_console())
     return report.exit_code

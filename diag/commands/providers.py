@@ -9,6 +9,7 @@ from pathlib import Path
 from diag.errors import BadInput
 from diag.providers.database import ENV_DIRS, ProviderDatabase, load
 from diag.providers.schema import Provider
+from diag.render.safe import clean
 
 EXIT_OK, EXIT_WARNING, EXIT_ERROR, EXIT_UNKNOWN = 0, 1, 2, 3
 
@@ -16,7 +17,7 @@ EXIT_OK, EXIT_WARNING, EXIT_ERROR, EXIT_UNKNOWN = 0, 1, 2, 3
 def open_database(extra_dirs: list[Path]) -> ProviderDatabase:
     database = load(extra_dirs)
     for error in database.errors:  # a broken user entry is named; the others still load
-        print(f"maildiag: warning: skipped provider entry {error}", file=sys.stderr)
+        print(f"maildiag: warning: skipped provider entry {clean(error)}", file=sys.stderr)
     return database
 
 
@@ -34,11 +35,10 @@ def list_command(extra_dirs: list[Path], as_json: bool) -> int:
 
         print(dumps(providers_data(database)))
     else:
-        from rich.console import Console
-
+        from diag.render.console import make_console
         from diag.render.providers_view import render_list
 
-        render_list(database, Console())
+        render_list(database, make_console())
     return EXIT_OK
 
 
@@ -57,11 +57,10 @@ def show_command(
 
         print(dumps(provider_data(provider, comparisons, t)))
     else:
-        from rich.console import Console
-
+        from diag.render.console import make_console
         from diag.render.providers_view import render_provider
 
-        render_provider(provider, None, Console(), t, comparisons)
+        render_provider(provider, None, make_console(), t, comparisons)
     return EXIT_OK
 
 
@@ -73,7 +72,7 @@ def export_command(provider_id: str, extra_dirs: list[Path], output: Path | None
         sys.stdout.write(text)
     else:
         output.write_text(text, encoding="utf-8")
-        print(f"wrote {output}", file=sys.stderr)
+        print(f"wrote {clean(output)}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -81,7 +80,7 @@ def import_command(source: Path, target: str | None) -> int:
     """Autoconfig XML file(s) -> TOML entries in the user's folder (or stdout with -)."""
     from diag.localfile import LocalFileError, read_local
     from diag.providers.autoconfig import MAX_XML_BYTES, AutoconfigError, read
-    from diag.providers.tomlfile import dumps
+    from diag.providers.tomlfile import dumps, filename
 
     files = _xml_files(source)
     destination = None if target == "-" else Path(target) if target else default_user_dir()
@@ -92,7 +91,7 @@ def import_command(source: Path, target: str | None) -> int:
             providers = read(data, str(path))
         except (LocalFileError, AutoconfigError) as exc:
             failed += 1
-            print(f"maildiag: error: {exc}", file=sys.stderr)
+            print(f"maildiag: error: {clean(exc)}", file=sys.stderr)
             continue
         for provider in providers:
             imported += 1
@@ -101,9 +100,9 @@ def import_command(source: Path, target: str | None) -> int:
                 sys.stdout.write(text + "\n")
                 continue
             destination.mkdir(parents=True, exist_ok=True)
-            out = destination / f"{provider.id}.toml"
+            out = destination / filename(provider.id)
             out.write_text(text, encoding="utf-8")
-            print(f"imported {provider.name} -> {out}", file=sys.stderr)
+            print(f"imported {clean(provider.name)} -> {clean(out)}", file=sys.stderr)
     if not imported:
         return EXIT_UNKNOWN
     return EXIT_WARNING if failed else EXIT_OK
@@ -156,11 +155,10 @@ def lookup_command(
 
         print(dumps(lookup_data(match, t)))
     else:
-        from rich.console import Console
-
+        from diag.render.console import make_console
         from diag.render.providers_view import render_lookup
 
-        render_lookup(match, Console(), t)
+        render_lookup(match, make_console(), t)
     if match.provider is not None:
         return EXIT_OK
     if match.domain_missing:  # the same code as probe and check for a missing domain

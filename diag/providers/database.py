@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from diag.localfile import LocalFileError, read_local
+from diag.providers.nesting import MAX_NESTING, nesting_depth
 from diag.providers.schema import LAYERS, Provider, ProviderError, parse
 
 ENV_DIRS = "MAILDIAG_PROVIDERS_DIR"  # extra entry folders, separated by os.pathsep
@@ -56,13 +57,18 @@ def read_bounded(path: Path, limit: int = MAX_ENTRY_BYTES) -> bytes:
 def read_entry(path: Path, layer: str = "") -> Provider:
     source = str(path)
     try:
-        data = tomllib.loads(read_bounded(path).decode("utf-8"))
+        text = read_bounded(path).decode("utf-8")
+        if nesting_depth(text) > MAX_NESTING:
+            raise ProviderError(source, "(syntax)", f"nested deeper than {MAX_NESTING} levels")
+        data = tomllib.loads(text)
     except OSError as exc:
         raise ProviderError(source, "(file)", exc.strerror or str(exc)) from None
     except UnicodeDecodeError:
         raise ProviderError(source, "(file)", "not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ProviderError(source, "(syntax)", str(exc)) from None
+    except RecursionError:  # only if the depth check above were ever loosened
+        raise ProviderError(source, "(syntax)", "nested too deeply") from None
     return parse(data, source, layer)
 
 

@@ -9,10 +9,12 @@ from rich.text import Text
 from diag.advice.i18n import Catalog
 from diag.advice.model import Recommendation
 from diag.advice.render import compare_data, confidence, group_titles, headline, text
+from diag.render.safe import sanitized
 
 COLOUR = {"imap": "bold green", "pop3": "bold cyan", "none": "bold yellow"}
 
 
+@sanitized
 def render_advice(
     result: Recommendation, t: Catalog, console: Console, provider_name: str | None = None
 ) -> None:
@@ -39,9 +41,10 @@ def _list(console: Console, title: str, lines: list[str]) -> None:
         return
     console.print(Text(title, style="bold underline"))
     for line in lines:
-        console.print(f"  - {line}", highlight=False)
+        console.print(Text(f"  - {line}"))
 
 
+@sanitized
 def render_compare(t: Catalog, console: Console) -> None:
     data = compare_data(t)
     table = Table(title=t("compare.title"), header_style="bold", show_lines=True)

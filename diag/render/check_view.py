@@ -8,6 +8,7 @@ from rich.text import Text
 
 from diag.check.model import CheckReport, Setting
 from diag.discovery.model import DiscoveryReport
+from diag.render.safe import sanitized
 from diag.render.terminal import print_findings, verdict_word
 
 SECURITY = {"tls": "SSL/TLS", "starttls": "STARTTLS", "plain": "none"}
@@ -15,11 +16,13 @@ AUTH = {"password": "normal password", "app-password": "app password", "oauth2":
 STATUS_STYLE = {"found": "green", "not_found": "dim", "error": "red", "skipped": "dim"}
 
 
+@sanitized
 def verdict_line(report: CheckReport) -> Text:
     word, style = verdict_word(report.exit_code)
     return Text.assemble((word, style), (report.discovery.domain, "bold"), f": {report.summary}")
 
 
+@sanitized
 def render_check(report: CheckReport, console: Console) -> None:
     console.print(verdict_line(report))
     _settings(report, console)
@@ -69,6 +72,7 @@ def _state(setting: Setting) -> Text:
     return Text("verified", style="green")
 
 
+@sanitized
 def render_sources(report: DiscoveryReport, console: Console) -> None:
     table = Table(title="Sources", title_justify="left", header_style="bold")
     for column in ("source", "location", "status", "says"):
@@ -85,6 +89,7 @@ def render_sources(report: DiscoveryReport, console: Console) -> None:
     console.print(table)
 
 
+@sanitized
 def render_discovery(report: DiscoveryReport, console: Console) -> None:
     provider = f"{report.provider_name} (by {report.provider_via})" if report.provider_name else "-"
     console.print(
@@ -147,4 +152,4 @@ def _domain(report: CheckReport, console: Console) -> None:
         lines.append(f"{label}: {value}")
     console.print(Text("Domain", style="bold underline"))
     for line in lines:
-        console.print(f"  {line}", highlight=False)
+        console.print(Text(f"  {line}"))

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from diag.model import ProbeReport, ServiceResult, severity_counts
+from diag.render.safe import json_text
 
 if TYPE_CHECKING:
     from diag.advice.i18n import Catalog
@@ -28,6 +30,7 @@ PROVIDER_SCHEMA = "maildiag.provider/1"
 LOOKUP_SCHEMA = "maildiag.lookup/1"
 DISCOVERY_SCHEMA = "maildiag.discovery/1"
 CHECK_SCHEMA = "maildiag.check/1"
+ERROR_SCHEMA = "maildiag.error/1"
 
 
 def plain(value: Any) -> Any:
@@ -67,7 +70,24 @@ def probe_data(report: ProbeReport) -> dict[str, Any]:
 
 
 def dumps(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False)
+    """JSON for stdout: readable non-ASCII kept, but C1, DEL, bidi and separator
+    characters escaped (`\\u009b`), and all of it ASCII when stdout cannot encode it."""
+    text = json_text(json.dumps(data, indent=2, ensure_ascii=False))
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return json.dumps(data, indent=2, ensure_ascii=True)
+    return text
+
+
+def error_data(message: str, exit_code: int) -> dict[str, Any]:
+    """What --json prints when the command could not run (bad input, usage)."""
+    return {
+        "schema": ERROR_SCHEMA,
+        "exit_code": exit_code,
+        "error": {"message": message, "exit_code": exit_code},
+    }
 
 
 def _provider_mapping(

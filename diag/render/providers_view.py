@@ -12,12 +12,14 @@ from diag.providers.database import ProviderDatabase
 from diag.providers.lookup import ProviderMatch
 from diag.providers.requirements import age_days, requirement_messages
 from diag.providers.schema import Provider, Server
+from diag.render.safe import sanitized
 
 SOCKET = {"ssl": "SSL/TLS", "starttls": "STARTTLS", "plain": "none (plain text!)"}
 AUTH = {"password": "normal password", "app-password": "app password", "oauth2": "OAuth2"}
 PROTOCOL = {"imap": "IMAP", "pop3": "POP3", "smtp": "SMTP"}
 
 
+@sanitized
 def render_list(database: ProviderDatabase, console: Console) -> None:
     table = Table(title=f"{len(database.providers)} providers", header_style="bold")
     for column in ("id", "layer", "name", "domains / MX", "protocols", "checked"):
@@ -51,6 +53,7 @@ def provenance_line(provider: Provider, t: Catalog) -> str:
     return t(key, layer=layer, file=file, date=provider.checked, age=age)
 
 
+@sanitized
 def render_provider(
     provider: Provider,
     match: ProviderMatch | None,
@@ -135,6 +138,7 @@ def _section(console: Console, title: str, lines: list[str], style: str = "") ->
         console.print(Text(f"  - {line}", style=style))
 
 
+@sanitized
 def render_lookup(match: ProviderMatch, console: Console, t: Catalog | None = None) -> None:
     query = match.query
     if match.provider is None:

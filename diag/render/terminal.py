@@ -19,6 +19,7 @@ from diag.model import (
     Severity,
     Stage,
 )
+from diag.render.safe import sanitized
 
 STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 VERDICT_STYLE = {0: "bold green", 1: "bold yellow", 2: "bold red", 3: "bold magenta"}
@@ -28,6 +29,7 @@ def verdict_word(exit_code: int) -> tuple[str, str]:
     return VERDICT_WORDS[exit_code] + " ", VERDICT_STYLE[exit_code]
 
 
+@sanitized
 def render_probe(report: ProbeReport, console: Console) -> None:
     word, style = verdict_word(report.exit_code)
     addresses = ", ".join(report.dns.addresses) or "no address"
@@ -91,7 +93,8 @@ def _greeting(service: ServiceResult) -> str:
         return "(invalid)"
     if service.greeting is None:
         return "-"
-    first = service.greeting.text.splitlines()[0] if service.greeting.text else ""
+    # the text arrives cleaned (render/safe.py): its line breaks are escaped
+    first = re.split(r"\\x0[ad]", service.greeting.text)[0]
     first = re.sub(r"\s*\[[^\]]*\]", "", first).strip()  # IMAP response codes are noise here
     return (first[:28] + "...") if len(first) > 28 else first
 
@@ -158,12 +161,16 @@ def _certificates(certs: list[tuple[list[str], ServiceResult]]) -> Group:
             )
         panels.append(
             Panel(
-                grid, title=f"certificate of {', '.join(labels)}", title_align="left", expand=False
+                grid,
+                title=Text(f"certificate of {', '.join(labels)}"),
+                title_align="left",
+                expand=False,
             )
         )
     return Group(*panels)
 
 
+@sanitized
 def print_findings(findings: list[Finding], console: Console) -> None:
     if not findings:
         console.print(Text("No problems found.", style="green"))
