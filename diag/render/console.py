@@ -12,6 +12,8 @@ hard-wrapped, so it pastes into a ticket as whole lines.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.measure import Measurement
 from rich.segment import Segment
@@ -43,9 +45,12 @@ class _EscapeHook:
         return [_Escaped(r) for r in renderables]
 
 
-def make_console(*, stderr: bool = False, width: int | None = None) -> Console:
-    """A console for outside data: no markup, no emoji, no highlighting, escaped output."""
-    console = Console(stderr=stderr, markup=False, emoji=False, highlight=False, width=width)
+def make_console(*, stderr: bool = False, **options: Any) -> Console:
+    """A console for outside data: no markup, no emoji, no highlighting, escaped output.
+
+    `options` go to rich's Console (tests: file, width, force_terminal, color_system).
+    """
+    console = Console(stderr=stderr, markup=False, emoji=False, highlight=False, **options)
     if not console.is_terminal:
         console.soft_wrap = True  # prose as whole lines; tables still fit the width
     console.push_render_hook(_EscapeHook())  # type: ignore[arg-type]
