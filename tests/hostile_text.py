@@ -60,6 +60,8 @@ VOCABULARY = {
     "error_kind",
     "unanswered",
     "code",
+    "layer",
+    "result",
 }
 SGR = re.compile(r"\x1b\[[0-9;]*m")  # rich's own colours, on a terminal
 # What must never reach a terminal raw (tab and rich's own line ends are allowed).
@@ -260,8 +262,7 @@ def render_all(text: str, *, width: int = 80, only: tuple[str, ...] = ()) -> dic
     probe = poison(probe_report(), text)
     check = poison(check_report(), text)
     entry = poison(provider(), text)
-    database = ProviderDatabase(providers={entry.id: entry})
-    database._reindex()
+    database = ProviderDatabase(root=None, _user={entry.id: entry})
     match = poison(
         ProviderMatch(Query("jane@example.test", "example.test", "jane@example.test"), None),
         text,
