@@ -53,11 +53,10 @@ def run_login(address: str, servers: ServerChoice, secret: SecretChoice, common:
 
         sys.stdout.write(dumps(login_data(report)) + "\n")
     else:
-        from rich.console import Console
-
         from diag.render.account_view import render_login
+        from diag.render.console import make_console
 
-        render_login(report, Console())
+        render_login(report, make_console())
     return report.exit_code
 
 
@@ -110,11 +109,10 @@ def run_roundtrip(
 
         sys.stdout.write(dumps(roundtrip_data(report)) + "\n")
     else:
-        from rich.console import Console
-
         from diag.render.account_view import render_roundtrip
+        from diag.render.console import make_console
 
-        render_roundtrip(report, Console())
+        render_roundtrip(report, make_console())
     return report.exit_code
 
 

@@ -17,12 +17,12 @@ from rich.text import Text
 from diag.account.model import LoginReport, LoginResult, Outcome, RoundtripReport
 from diag.model import Finding
 from diag.render.jsonout import plain
+from diag.render.safe import clean
 from diag.render.terminal import print_findings, verdict_word
 
 LOGIN_SCHEMA = "maildiag.login/1"
 ROUNDTRIP_SCHEMA = "maildiag.roundtrip/1"
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _RESPONSE_CODE = re.compile(r"\[[^\]]*\]")
 OUTCOME_STYLE = {
     Outcome.OK: "green",
@@ -35,7 +35,8 @@ OUTCOME_STYLE = {
 def safe(text: str | None, limit: int = 300) -> str:
     if not text:
         return ""
-    cleaned = _CONTROL.sub("?", text.replace("\r\n", " / ").replace("\n", " / "))
+    # multi-line replies joined with " / "; every other control escaped (render/safe.py)
+    cleaned = clean(text.replace("\r\n", " / ").replace("\n", " / "))
     return cleaned if len(cleaned) <= limit else cleaned[:limit] + "..."
 
 
