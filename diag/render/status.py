@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from diag.progress import Event, Progress, silent
+from diag.render.safe import clean
 
 if TYPE_CHECKING:
     from rich.status import Status
@@ -47,7 +48,7 @@ class _Line:
         from rich.text import Text
 
         self._events[event.stage] = event
-        self._status.update(Text(describe(self._events)))
+        self._status.update(Text(clean(describe(self._events))))  # names from DNS
 
 
 @contextmanager
@@ -56,10 +57,11 @@ def live_status(enabled: bool) -> Iterator[Progress]:
     if not enabled:
         yield silent
         return
-    from rich.console import Console
     from rich.text import Text
 
-    console = Console(stderr=True)
+    from diag.render.console import make_console
+
+    console = make_console(stderr=True)
     status = console.status(Text("starting"), spinner="dots")
     status.start()
     try:
