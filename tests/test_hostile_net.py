@@ -161,6 +161,20 @@ def test_unusable_srv_target_is_a_finding_on_srv(hostile):
     assert good_imap_still_works(report)
 
 
+def test_a_source_that_fails_unexpectedly_does_not_abort_the_check(hostile, monkeypatch):
+    from diag.discovery.sources import srv
+
+    async def broken(ctx):
+        raise RuntimeError("a bug in one source\nsecond line")
+
+    monkeypatch.setattr(srv, "from_srv", broken)
+    report = run_check(hostile, f"acbad.{BASE}")
+    failed = source(report, "srv")
+    assert failed.status == "error" and "RuntimeError: a bug in one source second" in failed.detail
+    assert source(report, "autoconfig").status == "found"
+    assert any(c.usable and c.merged.candidate.host == GOOD for c in report.checked)
+
+
 # -- item 5: amplification -----------------------------------------------------------
 
 

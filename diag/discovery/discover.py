@@ -84,18 +84,25 @@ async def discover(
     fetching = Counter(progress, "fetching", query.domain)
     fetching.add(3 + bool(options.ispdb_url))  # autoconfig, Autodiscover, SRV (+ ISPDB)
 
-    async def announced(source: Awaitable[Results], counted: bool = True) -> Results:
+    async def announced(
+        source: Awaitable[Results], name: str, many: bool, counted: bool = True
+    ) -> Results:
         try:
-            return announce(await source)
+            try:
+                results = await source
+            except Exception as exc:  # one broken source never aborts the others
+                failed = SourceResult(name, query.domain, "error", _unexpected(exc))
+                results = [failed] if many else failed
+            return announce(results)
         finally:
             if counted:
                 fetching.finish()
 
     network = asyncio.gather(
-        announced(from_autoconfig(ctx)),
-        announced(from_ispdb(ctx), counted=bool(options.ispdb_url)),
-        announced(from_autodiscover(ctx)),
-        announced(from_srv(ctx)),
+        announced(from_autoconfig(ctx), "autoconfig", many=True),
+        announced(from_ispdb(ctx), "ispdb", many=False, counted=bool(options.ispdb_url)),
+        announced(from_autodiscover(ctx), "autodiscover", many=True),
+        announced(from_srv(ctx), "srv", many=True),
     )
     mx = await mx_task
     database_result, provider = from_database(ctx, database, mx.hosts)
@@ -106,7 +113,11 @@ async def discover(
     published = {c.protocol for r in sources if r.source in PUBLISHED for c in r.candidates}
     missing = [p for p in ("imap", "pop3", "smtp") if p not in published]
     if options.guess and mx.answered:
-        sources.append(announce(await guess(ctx, missing, mx.hosts)))
+        try:
+            guessed = await guess(ctx, missing, mx.hosts)
+        except Exception as exc:  # as for the other sources: the check goes on
+            guessed = SourceResult("guess", query.domain, "error", _unexpected(exc))
+        sources.append(announce(guessed))
     return DiscoveryReport(
         text=text,
         domain=query.domain,
@@ -124,3 +135,9 @@ async def discover(
         dns_reachable=mx.answered,
         elapsed_ms=elapsed_ms(clock),
     )
+
+
+def _unexpected(exc: Exception) -> str:
+    """One line for a source that failed in a way its own checks did not foresee."""
+    text = " ".join(str(exc).split())[:200]
+    return f"could not be read ({type(exc).__name__}{': ' + text if text else ''})"
