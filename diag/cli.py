@@ -67,7 +67,10 @@ def _root(
 
 @app.command(short_help="Probe a host's POP3, IMAP and SMTP services.")
 def probe(
-    host: Annotated[str, typer.Argument(help="Mail server host name or IP address.")],
+    host: Annotated[
+        str,
+        typer.Argument(help="Mail server host name or IP address; HOST:PORT or [IPv6]:PORT too."),
+    ],
     port: Annotated[
         list[int] | None, typer.Option("--port", "-p", help="Only this port (repeatable).")
     ] = None,
@@ -78,11 +81,18 @@ def probe(
     timeout: TimeoutOpt = 10.0,
     ca_file: CaFileOpt = None,
     nameserver: NameserverOpt = None,
-    legacy_tls: Annotated[
+    implicit_tls: Annotated[
+        bool, typer.Option("--tls", help="Probe the named ports with implicit TLS.")
+    ] = False,
+    starttls: Annotated[
+        bool, typer.Option("--starttls", help="Probe the named ports with STARTTLS.")
+    ] = False,
+    scan: Annotated[
         bool,
         typer.Option(
+            "--scan/--no-scan",
             "--legacy-tls/--no-legacy-tls",
-            help="Test whether TLS 1.0/1.1 are still accepted (one extra handshake each).",
+            help="Raw-handshake scan (SSLv3..TLS 1.3, weak ciphers) and STARTTLS injection test.",
         ),
     ] = True,
     json: JsonOpt = False,
@@ -97,8 +107,10 @@ def probe(
         timeout=timeout,
         ca_file=ca_file,
         nameserver=nameserver,
-        legacy_tls=legacy_tls,
+        scan=scan,
         as_json=json,
+        implicit_tls=implicit_tls,
+        starttls=starttls,
     )
     raise typer.Exit(code)
 

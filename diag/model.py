@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from diag.tlsscan.model import TlsScan
+
 
 class Severity(StrEnum):
     INFO = "info"
@@ -103,6 +105,12 @@ class StartTls:
     ok: bool = False
     reply: str | None = None
     error: str | None = None
+    # Plaintext the server sent after its go-ahead, discarded before the handshake
+    # (never read as if it came inside TLS); None when there was none.
+    pipelined: str | None = None
+    # Did the server answer, inside TLS, a command pipelined in plaintext with STARTTLS
+    # (CVE-2011-0411 class)? None: not tested.
+    injection: bool | None = None
 
 
 @dataclass
@@ -172,10 +180,12 @@ class ServiceResult:
     greeting: Greeting | None = None
     greeting_error: str | None = None
     greeting_timed_out: bool = False
+    greeting_ms: float | None = None  # from connected to the whole greeting read
     before_tls: Stage | None = None
     starttls: StartTls | None = None
     tls: TlsInfo | None = None
     after_tls: Stage | None = None
+    scan: TlsScan | None = None  # the raw-handshake scanner's results (diag.tlsscan)
     elapsed_ms: float = 0.0
     findings: list[Finding] = field(default_factory=list)
 

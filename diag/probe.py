@@ -2,8 +2,10 @@
 
 `probe_host` resolves the host once, then probes every selected service at once, so
 a host takes about as long as its slowest service. Each service is one session
-(connect, greeting, capabilities, STARTTLS, TLS, capabilities again, goodbye) plus
-one short handshake per legacy TLS version, started as soon as the port answers.
+(connect, greeting, capabilities, STARTTLS, TLS, capabilities again, goodbye). As soon
+as the port answers, the raw-handshake scanner (diag.tlsscan: one ClientHello per
+protocol version and weak cipher class) and, for STARTTLS services, the injection test
+start beside it on connections of their own.
 The result is data (diag.model); judging it is diag.findings' job.
 """
 
@@ -41,9 +43,9 @@ from diag.net.connection import (
 )
 from diag.net.dns import Nameserver, Resolver, make_resolver, resolve_addresses
 from diag.progress import Counter, Event, Progress, silent
-from diag.protocols import DIALECTS, SERVICES, dialect_for
+from diag.protocols import DIALECTS, KNOWN_PORTS, SERVICES, dialect_for
 from diag.protocols.base import Dialect
-from diag.tls.context import LEGACY_VERSIONS, legacy_context, peer_chain_der, probe_context
+from diag.tls.context import peer_chain_der, probe_context
 from diag.tls.loader import trust_store_loader
 
 if TYPE_CHECKING:  # cryptography loads only when a handshake needs analysing
@@ -60,13 +62,19 @@ class ProbeOptions:
     nameserver: Nameserver | None = None
     ports: tuple[int, ...] = ()
     protocols: tuple[str, ...] = ()
-    legacy_tls: bool = True
+    scan: bool = True  # the raw-handshake scanner and the STARTTLS injection test
+    legacy_tls: bool = True  # the old name of `scan`: False also turns the scan off
+    security: Security | None = None  # --tls / --starttls for the ports named
 
 
-def select_services(ports: tuple[int, ...], protocols: tuple[str, ...]) -> list[ServiceSpec]:
+def select_services(
+    ports: tuple[int, ...], protocols: tuple[str, ...], security: Security | None = None
+) -> list[ServiceSpec]:
     """The standard services narrowed by --port/--protocol.
 
-    A non-standard port needs exactly one --protocol and is probed with STARTTLS.
+    A port mail guides know (the seven, and 2525) is probed the way it speaks; any other
+    port needs exactly one --protocol and is probed with STARTTLS unless `security`
+    (--tls/--starttls) says otherwise. `security` applies to every port named.
     """
     for protocol in protocols:
         if protocol not in DIALECTS:
@@ -74,25 +82,35 @@ def select_services(ports: tuple[int, ...], protocols: tuple[str, ...]) -> list[
     for port in ports:
         if not 0 < port < 65536:
             raise BadInput(f"invalid port {port}")
+    if security is not None and not ports:
+        raise BadInput("--tls and --starttls apply to the ports named with --port or HOST:PORT")
     chosen = [
         s
         for s in SERVICES
         if (not ports or s.port in ports) and (not protocols or s.protocol in protocols)
     ]
+    if security is not None:
+        chosen = [ServiceSpec(s.protocol, s.port, security) for s in chosen]
     standard = {s.port for s in SERVICES}
-    for port in ports:
+    for port in dict.fromkeys(ports):
         if port in standard:
             continue
-        if len(protocols) != 1:
+        known = KNOWN_PORTS.get(port)
+        if len(protocols) == 1:
+            protocol = protocols[0]
+        elif known is not None and (not protocols or known.protocol in protocols):
+            protocol = known.protocol
+        else:
             raise BadInput(f"port {port} is not a standard mail port: name its --protocol")
-        chosen.append(ServiceSpec(protocols[0], port, Security.STARTTLS))
+        default = known.security if known is not None else Security.STARTTLS
+        chosen.append(ServiceSpec(protocol, port, security or default))
     if not chosen:
         raise BadInput("no service matches that --port/--protocol combination")
     return chosen
 
 
 async def probe_host(host: str, options: ProbeOptions, progress: Progress = silent) -> ProbeReport:
-    specs = select_services(options.ports, options.protocols)
+    specs = select_services(options.ports, options.protocols, options.security)
     explicit = bool(options.ports or options.protocols)
     return await probe_services(host, specs, options, explicit=explicit, progress=progress)
 
@@ -139,10 +157,11 @@ async def probe_services(
                 counter.finish()
 
         services = list(await asyncio.gather(*(bounded(s) for s in specs)))
-    from diag.findings.analyze import host_findings, service_findings
+    from diag.findings.analyze import blocked_locally, host_findings, service_findings
 
     for service in services:
         service.findings = service_findings(service)
+    blocked_locally(services)
     report = ProbeReport(
         host=host,
         dns=dns_result,
@@ -179,27 +198,27 @@ async def probe_service(
     result.connect_ms = attempts[-1].ms
     sni = None if dns_result.is_literal else host
 
-    legacy = None
-    if options.legacy_tls:
-        legacy = asyncio.gather(
-            *(
-                _legacy_handshake(result.address, spec, version, sni, budget)
-                for version in LEGACY_VERSIONS
+    scan = injection = None
+    if options.scan and options.legacy_tls:  # both switches: legacy_tls is the old name
+        from diag.tlsscan.injection import injection_test
+        from diag.tlsscan.scan import scan_service
+
+        scan = asyncio.ensure_future(scan_service(result.address, spec, sni, budget))
+        if spec.security is Security.STARTTLS:
+            injection = asyncio.ensure_future(
+                injection_test(result.address, spec.port, spec.protocol, sni, budget)
             )
-        )
     try:
         await _session(conn, host, sni, spec, result, budget, store)
     finally:
         await conn.close()
-    if legacy is not None:
-        outcomes = await legacy
-        if result.tls is not None:
-            for version, (accepted, error) in zip(LEGACY_VERSIONS, outcomes, strict=True):
-                result.tls.legacy[version] = accepted
-                if error:
-                    result.tls.legacy_errors[version] = error
-            if result.tls.version in LEGACY_VERSIONS:
-                result.tls.legacy[result.tls.version] = True
+        if scan is not None:
+            result.scan = await scan
+            _legacy_from_scan(result)
+        if injection is not None:
+            tested = await injection
+            if result.starttls is not None and result.starttls.ok:
+                result.starttls.injection = tested
     result.elapsed_ms = elapsed_ms(clock)
     return result
 
@@ -219,8 +238,10 @@ async def _session(
         result.tls = await handshake(conn, host, sni, budget, store)
         if not result.tls.ok:
             return
+    greeting_clock = time.perf_counter()
     try:
         result.greeting = await dialect.greeting(conn, budget.deadline())
+        result.greeting_ms = elapsed_ms(greeting_clock)
     except StepTimeout:
         result.greeting_timed_out = True
         return
@@ -242,6 +263,9 @@ async def _session(
         if not result.starttls.ok:
             await _quit(dialect, conn, budget)
             return
+        pipelined = conn.take_buffered()  # plaintext: never to be read as if inside TLS
+        if pipelined:
+            result.starttls.pipelined = pipelined[:300].decode("utf-8", errors="replace")
         result.tls = await handshake(conn, host, sni, budget, store)
         if not result.tls.ok:
             return
@@ -320,33 +344,15 @@ async def _quit(dialect: Dialect, conn: Connection, budget: Budget) -> None:
         await dialect.quit(conn, budget.deadline())
 
 
-async def _legacy_handshake(
-    address: str, spec: ServiceSpec, version: str, sni: str | None, budget: Budget
-) -> tuple[bool | None, str | None]:
-    """(True, None) accepted; (False, reason) refused; (None, reason) could not test."""
-    conn, _ = await connect([address], spec.port, budget.seconds, deadline=budget.until)
-    if conn is None:
-        return None, "could not connect again"
-    try:
-        if spec.security is Security.STARTTLS:
-            dialect = dialect_for(spec.protocol)
-            try:
-                greeting = await dialect.greeting(conn, budget.deadline())
-                if not greeting.ok:
-                    return None, "the server refused the session"
-                if spec.protocol == "smtp":
-                    await dialect.capabilities(conn, budget.deadline())
-                reply = await dialect.starttls(conn, budget.deadline())
-            except (StepTimeout, ProtocolError) as exc:
-                return None, str(exc)
-            if not reply.ok:
-                return None, "STARTTLS refused"
-        try:
-            await conn.start_tls(legacy_context(version), sni, budget.deadline())
-        except StepTimeout as exc:
-            return None, str(exc)
-        except ProtocolError as exc:
-            return False, str(exc)
-        return True, None
-    finally:
-        await conn.close()
+def _legacy_from_scan(result: ServiceResult) -> None:
+    """Keep `tls.legacy` (TLS 1.0/1.1 accepted?) filled, now from the scanner's hellos."""
+    if result.tls is None or result.scan is None:
+        return
+    for version in ("TLSv1", "TLSv1.1"):
+        accepted = result.scan.versions.get(version)
+        if result.tls.version == version:
+            accepted = True
+        result.tls.legacy[version] = accepted
+        answer = result.scan.answers.get(version)
+        if answer and not accepted:
+            result.tls.legacy_errors[version] = answer

@@ -20,17 +20,30 @@ def run(
     timeout: float,
     ca_file: Path | None,
     nameserver: str | None,
-    legacy_tls: bool,
+    scan: bool,
     as_json: bool,
+    implicit_tls: bool = False,
+    starttls: bool = False,
 ) -> int:
+    from diag.errors import BadInput
+    from diag.model import Security
+    from diag.net.target import split_host_port
+
+    if implicit_tls and starttls:
+        raise BadInput("choose one of --tls and --starttls")
+    security = Security.TLS if implicit_tls else Security.STARTTLS if starttls else None
     reject_address(host)
+    host, port = split_host_port(host)
+    if port is not None:
+        ports = [*ports, port]
     options = ProbeOptions(
         timeout=check_timeout(timeout),
         ca_file=ca_file,
         nameserver=Nameserver.parse(nameserver) if nameserver else None,
         ports=tuple(ports),
         protocols=tuple(p.lower() for p in protocols),
-        legacy_tls=legacy_tls,
+        scan=scan,
+        security=security,
     )
     target = validate_target(host)
     from diag.render.status import live_status, wanted

@@ -23,14 +23,24 @@ from diag.model import (
 )
 from diag.protocols import SUBMISSION_PORTS
 from diag.tls.trust import strict_clients_note
+from diag.tlsscan.model import TlsScan
+from diag.tlsscan.suites import ERROR_CLASSES
 
 EXPIRY_WARNING_DAYS = 14
+SLOW_GREETING_MS = 2000  # a greeting pause (Postfix postscreen waits ~6 s) clients notice
 MIN_RSA_BITS = 2048
 MIN_EC_BITS = 256
 WEAK_HASHES = frozenset({"md5", "sha1", "md2", "md4"})
 
 
 def service_findings(result: ServiceResult) -> list[Finding]:
+    out = _session_findings(result)
+    if result.tls is not None:  # the scanner answers even when Python's handshake failed
+        out.extend(_protocols(result.spec.label, result.tls, result.scan))
+    return out
+
+
+def _session_findings(result: ServiceResult) -> list[Finding]:
     label = result.spec.label
     out: list[Finding] = []
     reach = result.reachability
@@ -69,6 +79,15 @@ def service_findings(result: ServiceResult) -> list[Finding]:
         )
         return out
 
+    if result.greeting_ms is not None and result.greeting_ms >= SLOW_GREETING_MS:
+        out.append(
+            finding(
+                "banner.slow",
+                label,
+                f"{label}: the server took {result.greeting_ms / 1000:.1f} s to greet",
+                f"greeting complete {result.greeting_ms:.0f} ms after the connection",
+            )
+        )
     if result.before_tls is not None:
         out.extend(_before_tls(result))
     if result.tls is not None and result.tls.ok:
@@ -143,6 +162,24 @@ def _before_tls(result: ServiceResult) -> list[Finding]:
         )
     elif result.tls is not None and not result.tls.ok:
         out.append(_handshake_failed(label, result.tls, "after STARTTLS"))
+    if starttls.pipelined:
+        out.append(
+            finding(
+                "starttls.pipelined_response",
+                label,
+                f"{label}: the server sent more text right after its STARTTLS go-ahead",
+                f'sent in plaintext after the go-ahead, and discarded: "{starttls.pipelined}"',
+            )
+        )
+    if starttls.injection:
+        out.append(
+            finding(
+                "starttls.injection",
+                label,
+                f"{label}: commands sent in plaintext with STARTTLS are run inside TLS",
+                "a NOOP pipelined with STARTTLS in one write was answered after the handshake",
+            )
+        )
     return out
 
 
@@ -182,16 +219,6 @@ def tls_findings(label: str, tls: TlsInfo, now: datetime | None = None) -> list[
     """Findings about the negotiated TLS and the certificate chain."""
     now = now or datetime.now(UTC)
     out: list[Finding] = []
-    accepted = [v for v, ok in tls.legacy.items() if ok]
-    if accepted:
-        out.append(
-            finding(
-                "tls.legacy_protocol",
-                label,
-                f"{label}: accepts {' and '.join(accepted)}",
-                f"handshakes forced to {', '.join(accepted)} succeeded",
-            )
-        )
     if not tls.chain:
         if tls.error:
             out.append(_handshake_failed(label, tls, "(certificate)"))
@@ -221,6 +248,42 @@ def tls_findings(label: str, tls: TlsInfo, now: datetime | None = None) -> list[
             )
         out.extend(_trust(label, leaf, len(tls.chain), trust))
     out.extend(_strength(label, tls.chain))
+    return out
+
+
+def _protocols(label: str, tls: TlsInfo, scan: TlsScan | None) -> list[Finding]:
+    """Old protocol versions and weak cipher classes the server still accepts."""
+    out: list[Finding] = []
+    versions = dict(scan.versions) if scan else {}
+    for version, accepted in tls.legacy.items():
+        versions[version] = versions.get(version) or accepted
+    old = [v for v in ("SSLv3", "TLSv1", "TLSv1.1") if versions.get(v)]
+    if old:
+        how = "ClientHellos offering only" if scan else "handshakes forced to"
+        out.append(
+            finding(
+                "tls.legacy_protocol",
+                label,
+                f"{label}: accepts {' and '.join(old)}",
+                f"{how} {', '.join(old)} were answered with a ServerHello",
+                severity=Severity.ERROR if "SSLv3" in old else None,
+            )
+        )
+    weak = scan.weak_accepted if scan else {}
+    if weak:
+        parts = [
+            f"{name} (e.g. {w.suite}" + (f" with {w.version})" if w.version else ")")
+            for name, w in weak.items()
+        ]
+        out.append(
+            finding(
+                "tls.weak_cipher",
+                label,
+                f"{label}: accepts weak cipher suites: {', '.join(weak)}",
+                "a ClientHello offering only these suites was accepted: " + "; ".join(parts),
+                severity=Severity.ERROR if ERROR_CLASSES.intersection(weak) else None,
+            )
+        )
     return out
 
 
@@ -335,6 +398,43 @@ def _strength(label: str, chain: list[CertificateInfo]) -> list[Finding]:
                 )
             )
     return out
+
+
+def blocked_locally(services: list[ServiceResult]) -> None:
+    """Port 25 silent on every address while 465/587 answer: our network blocks it.
+
+    Many ISPs and company networks drop outbound port 25. The server is not at fault,
+    so the port.timeout finding on smtp/25 becomes an info finding saying so.
+    """
+    answering = [
+        s
+        for s in services
+        if s.spec.protocol == "smtp"
+        and s.spec.port in SUBMISSION_PORTS
+        and s.reachability is Reachability.CONNECTED
+    ]
+    for service in services:
+        if not (
+            answering
+            and service.spec.port == 25
+            and service.reachability is Reachability.TIMEOUT
+            and service.attempts
+            and all(a.outcome is Reachability.TIMEOUT for a in service.attempts)
+        ):
+            continue
+        label = service.spec.label
+        others = ", ".join(s.spec.label for s in answering)
+        service.findings = [f for f in service.findings if f.code != "port.timeout"]
+        service.findings.append(
+            finding(
+                "port.blocked_locally",
+                label,
+                f"{label}: no answer, while {others} on the same host answer: port 25 is "
+                "probably blocked on this network, not on the server",
+                f"{len(service.attempts)} address(es) tried on port 25, none answered; "
+                f"{others} connected",
+            )
+        )
 
 
 def host_findings(report: ProbeReport) -> list[Finding]:

@@ -41,6 +41,12 @@ CATALOGUE: dict[str, Entry] = {
         "the port does not answer (filtered)",
         "A firewall drops the connection: allow the port, or reject it so clients fail fast.",
     ),
+    "port.blocked_locally": Entry(
+        INFO,
+        "port 25 seems blocked on this network",
+        "Many ISPs and company networks block outbound port 25: test from another network "
+        "(or ask the network's administrator). Mail clients send on 465 or 587, which answer.",
+    ),
     "port.unreachable": Entry(
         E,
         "the host cannot be reached",
@@ -68,6 +74,13 @@ CATALOGUE: dict[str, Entry] = {
         "the server refuses the session",
         "Read the greeting: the server is shutting down, overloaded, or blocks this client.",
     ),
+    "banner.slow": Entry(
+        INFO,
+        "the server is slow to greet",
+        "A greeting pause (e.g. Postfix postscreen_greet_wait) is deliberate on port 25; on "
+        "the ports mail clients use, check the server's load and its DNS (reverse lookups "
+        "of clients can stall the greeting).",
+    ),
     "starttls.not_offered": Entry(
         E,
         "STARTTLS is not offered",
@@ -79,6 +92,20 @@ CATALOGUE: dict[str, Entry] = {
         "STARTTLS is offered but does not work",
         "Check the server's TLS settings (certificate and key files, permissions).",
     ),
+    "starttls.pipelined_response": Entry(
+        E,
+        "the server sends extra text after its STARTTLS go-ahead",
+        "A correct server sends nothing after its go-ahead until the handshake. Check for a "
+        "broken server or a man in the middle (a proxy or firewall that rewrites the "
+        "session); mail clients that read this text as if it were encrypted can be misled.",
+    ),
+    "starttls.injection": Entry(
+        E,
+        "plaintext commands sent with STARTTLS are executed inside TLS (CVE-2011-0411)",
+        "Update the server: after STARTTLS it must discard everything received before the "
+        "handshake. A man in the middle can otherwise inject commands into the encrypted "
+        "session.",
+    ),
     "tls.handshake_failed": Entry(
         E,
         "the TLS handshake failed",
@@ -86,9 +113,17 @@ CATALOGUE: dict[str, Entry] = {
     ),
     "tls.legacy_protocol": Entry(
         W,
-        "TLS 1.0 or 1.1 is still accepted",
+        "SSLv3, TLS 1.0 or TLS 1.1 is still accepted",
         "Set the minimum protocol to TLS 1.2 (Dovecot: ssl_min_protocol = TLSv1.2; "
-        "Postfix: smtpd_tls_protocols = >=TLSv1.2).",
+        "Postfix: smtpd_tls_protocols = >=TLSv1.2; Exim: tls_require_ciphers with "
+        "-VERS-SSL3.0:-VERS-TLS1.0:-VERS-TLS1.1 for GnuTLS).",
+    ),
+    "tls.weak_cipher": Entry(
+        W,
+        "weak cipher suites are accepted (NULL, anonymous, EXPORT, RC4 or 3DES)",
+        "Allow only modern suites (Dovecot: ssl_cipher_list; Postfix: "
+        "smtpd_tls_mandatory_ciphers = high and smtpd_tls_exclude_ciphers = aNULL, eNULL, "
+        "EXPORT, RC4, 3DES; Exim/GnuTLS: tls_require_ciphers = SECURE128:-VERS-TLS1.0).",
     ),
     "tls.cert.expired": Entry(
         E, "the certificate has expired", "Renew the certificate and reload the service."

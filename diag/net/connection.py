@@ -107,6 +107,11 @@ class Connection:
         except asyncio.IncompleteReadError:
             raise ProtocolError("connection closed before the end of the reply") from None
 
+    async def read_some(self, limit: int, deadline: float) -> bytes:
+        """Whatever has arrived, at most `limit` bytes; b"" once the peer has closed."""
+        async with self._step(deadline, "no answer before the deadline"):
+            return await self._reader.read(max(limit, 1))
+
     async def read_to_eof(self, limit: int, deadline: float) -> bytes:
         """Everything until the peer closes, refusing more than `limit` bytes."""
         chunks: list[bytes] = []
@@ -126,6 +131,20 @@ class Connection:
 
     async def send(self, line: str, deadline: float) -> None:
         await self.send_bytes(line.encode("ascii") + b"\r\n", deadline)
+
+    def take_buffered(self) -> bytes:
+        """Remove and return what the peer sent that no read has consumed yet.
+
+        Called before a STARTTLS upgrade: anything already buffered arrived in
+        plaintext and must never be read as if it came inside TLS (the client side of
+        STARTTLS response injection, as in the 2021 "NO STARTTLS" study).
+        """
+        buffer = getattr(self._reader, "_buffer", None)
+        if not buffer:
+            return b""
+        data = bytes(buffer)
+        buffer.clear()
+        return data
 
     async def start_tls(
         self, context: ssl.SSLContext, server_hostname: str | None, deadline: float

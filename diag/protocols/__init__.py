@@ -23,6 +23,11 @@ SERVICES: tuple[ServiceSpec, ...] = (
 
 SUBMISSION_PORTS = (465, 587)
 
+# Other ports mail guides list, probed the way they speak without a --protocol.
+KNOWN_PORTS: dict[int, ServiceSpec] = {
+    2525: ServiceSpec("smtp", 2525, Security.STARTTLS),  # alternative submission
+}
+
 
 def dialect_for(protocol: str) -> Dialect:
     return DIALECTS[protocol]()

@@ -105,11 +105,20 @@ def _tls(service: ServiceResult) -> str:
         if service.starttls is not None and not service.starttls.advertised:
             return "no STARTTLS"
         return "-"
+    scan = service.scan
+    old = [v for v, ok in tls.legacy.items() if ok]
+    if scan is not None:
+        old = [v for v in ("SSLv3", "TLSv1", "TLSv1.1") if scan.versions.get(v) or v in old]
+    weak = list(scan.weak_accepted) if scan is not None else []
+    notes = (
+        ", ".join(old)
+        + ("; " if old and weak else "")
+        + ("weak: " + ", ".join(weak) if weak else "")
+    )
     if not tls.ok:
-        return "failed"
-    legacy = [v for v, ok in tls.legacy.items() if ok]
+        return f"failed (accepts {notes})" if notes else "failed"
     via = "STARTTLS " if service.starttls is not None else ""
-    extra = f" (+{', '.join(legacy)})" if legacy else ""
+    extra = f" (+{notes})" if notes else ""
     return f"{via}{tls.version}{extra}"
 
 
@@ -154,6 +163,8 @@ def _certificates(certs: list[tuple[list[str], ServiceResult]]) -> Group:
         grid.add_row("chain", f"{len(tls.chain)} certificate(s) sent")
         if trust is not None:
             verdict = "trusted" if trust.trusted else f"NOT trusted: {trust.error}"
+            if trust.trusted and trust.nonconforming:
+                verdict += " by mail clients; strict verifiers refuse it"
             grid.add_row("trust", verdict)
             grid.add_row(
                 "name",

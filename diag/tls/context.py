@@ -13,8 +13,6 @@ import ssl
 import warnings
 from _ssl import ENCODING_DER
 
-LEGACY_VERSIONS = {"TLSv1": "TLSv1", "TLSv1.1": "TLSv1_1"}
-
 
 @functools.cache
 def probe_context() -> ssl.SSLContext:
@@ -26,18 +24,6 @@ def probe_context() -> ssl.SSLContext:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         context.minimum_version = ssl.TLSVersion.TLSv1
-    return context
-
-
-@functools.cache
-def legacy_context(version: str) -> ssl.SSLContext:
-    """A handshake that offers only one old protocol version."""
-    context = _permissive()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pinned = getattr(ssl.TLSVersion, LEGACY_VERSIONS[version])
-        context.minimum_version = pinned
-        context.maximum_version = pinned
     return context
 
 

@@ -1,0 +1,116 @@
+"""STARTTLS injection both ways, busy and slow servers, a port blocked on our side.
+
+Scripted servers (tests/lab/tlsfaults.py) for what real servers won't do on demand.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from diag.model import Reachability
+from tests.conftest import codes, probe, service
+from tests.lab import tlsfaults as tf
+from tests.lab.scripted import ScriptedServers
+
+pytestmark = pytest.mark.lab
+
+INJECTED_CAPS = b"250-scripted\r\n250 AUTH PLAIN LOGIN\r\n"
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory):
+    context = tf.server_context(tmp_path_factory.mktemp("tlsfaults"), ["scripted.test"])
+    running = ScriptedServers()
+    try:
+        running.serve(tf.ADDRESS["smtp_injectable"], 587, tf.smtp_server(context, injectable=True))
+        running.serve(tf.ADDRESS["imap_injectable"], 143, tf.imap_injectable(context))
+        running.serve(
+            tf.ADDRESS["smtp_pipelined"],
+            587,
+            tf.smtp_server(context, injectable=False, pipelined=INJECTED_CAPS),
+        )
+        busy = tf.ADDRESS["busy"]
+        running.serve(busy, 25, tf.busy(b"421 4.3.2 Service shutting down, too busy\r\n"))
+        running.serve(busy, 587, tf.busy(b"554 5.7.1 No SMTP service here\r\n"))
+        running.serve(busy, 143, tf.busy(b"* BYE Too many connections, try later\r\n"))
+        running.serve(busy, 110, tf.busy(b"-ERR [IN-USE] Mailbox locked, try later\r\n"))
+        running.serve(busy, 995, tf.busy(b"-ERR [SYS/TEMP] Server busy\r\n"))
+        running.serve(tf.ADDRESS["slow"], 587, tf.slow_smtp(2.2, context))
+        blocked = tf.ADDRESS["blocked25"]
+        running.drop_connections(blocked, 25)
+        running.serve(blocked, 587, tf.smtp_server(context, injectable=False))
+        yield running
+    finally:
+        running.stop()
+
+
+def test_smtp_server_that_runs_injected_commands(servers):
+    report = probe(tf.ADDRESS["smtp_injectable"], ports=(587,), timeout=2)
+    smtp = service(report, "smtp/587")
+    assert smtp.tls.ok and smtp.starttls.injection is True
+    assert "starttls.injection" in codes(report)
+
+
+def test_imap_server_that_runs_injected_commands(servers):
+    report = probe(tf.ADDRESS["imap_injectable"], ports=(143,), timeout=2)
+    assert service(report, "imap/143").starttls.injection is True
+    assert "starttls.injection" in codes(report)
+
+
+def test_server_that_discards_pipelined_commands_is_not_injectable(servers):
+    report = probe(tf.ADDRESS["blocked25"], ports=(587,), timeout=2)
+    assert service(report, "smtp/587").starttls.injection is False
+    assert "starttls.injection" not in codes(report)
+
+
+def test_plaintext_after_the_go_ahead_is_discarded_and_reported(servers):
+    report = probe(tf.ADDRESS["smtp_pipelined"], ports=(587,), timeout=2)
+    smtp = service(report, "smtp/587")
+    # The injected "AUTH PLAIN LOGIN" must not be read as the capabilities after TLS.
+    assert smtp.tls.ok and smtp.after_tls.capabilities == ["SIZE 1000"]
+    assert smtp.after_tls.auth.mechanisms == []
+    assert "AUTH PLAIN LOGIN" in smtp.starttls.pipelined
+    finding = next(f for f in report.all_findings if f.code == "starttls.pipelined_response")
+    assert finding.severity.value == "error"
+    assert "AUTH PLAIN LOGIN" in finding.evidence
+
+
+@pytest.mark.parametrize(
+    ("label", "words"),
+    [
+        ("smtp/25", "too busy"),
+        ("smtp/587", "No SMTP service"),
+        ("imap/143", "Too many connections"),
+        ("pop3/110", "[IN-USE]"),
+    ],
+)
+def test_busy_greetings_are_rejections_only(servers, label, words):
+    port = int(label.split("/")[1])
+    report = probe(tf.ADDRESS["busy"], ports=(port,), timeout=1)
+    found = [f for f in report.all_findings if f.service == label]
+    assert [f.code for f in found] == ["banner.rejected"]
+    assert words in found[0].evidence
+
+
+def test_busy_pop3_on_implicit_tls_port_is_not_a_tls_verdict(servers):
+    # A server that greets in plaintext on 995 is not speaking TLS: the handshake fails.
+    report = probe(tf.ADDRESS["busy"], ports=(995,), timeout=1)
+    assert codes(report) == {"tls.handshake_failed"}
+
+
+def test_slow_greeting_is_waited_for_and_said(servers):
+    report = probe(tf.ADDRESS["slow"], ports=(587,), timeout=4)
+    smtp = service(report, "smtp/587")
+    assert smtp.greeting.ok and smtp.tls.ok
+    assert smtp.greeting_ms >= 2000
+    slow = next(f for f in report.all_findings if f.code == "banner.slow")
+    assert slow.severity.value == "info" and "2." in slow.message
+
+
+def test_port_25_blocked_locally(servers):
+    report = probe(tf.ADDRESS["blocked25"], ports=(25, 587), timeout=0.5)
+    assert service(report, "smtp/25").reachability is Reachability.TIMEOUT
+    found = {f.code: f for f in report.all_findings}
+    assert "port.blocked_locally" in found and "port.timeout" not in found
+    assert found["port.blocked_locally"].severity.value == "info"
+    assert "another network" in found["port.blocked_locally"].fix
