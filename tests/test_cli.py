@@ -28,7 +28,10 @@ def maildiag(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         ["probe", "x.example", "--timeout", "0"],
         ["probe", "x.example", "--nameserver", "not-an-ip"],
         ["probe", "x.example", "--ca-file", "/nonexistent.pem"],
-        ["probe", "x.example", "--port", "2525"],
+        ["probe", "x.example", "--port", "10025"],  # not a port mail guides list
+        ["probe", "x.example:99999"],
+        ["probe", "x.example", "--tls"],  # --tls names no port
+        ["probe", "x.example:993", "--tls", "--starttls"],
         ["probe", "x.example", "--bogus"],
         ["probe"],
     ],

@@ -97,7 +97,8 @@ def test_service_selection():
     assert [s.label for s in select_services((), ("pop3",))] == ["pop3/995", "pop3/110"]
     assert [s.label for s in select_services((993, 25), ())] == ["imap/993", "smtp/25"]
     assert [s.label for s in select_services((2525,), ("smtp",))] == ["smtp/2525"]
-    for ports, protocols in [((2525,), ()), ((993,), ("smtp",)), ((), ("gopher",)), ((0,), ())]:
+    assert [s.label for s in select_services((2525,), ())] == ["smtp/2525"]  # known port
+    for ports, protocols in [((10025,), ()), ((993,), ("smtp",)), ((), ("gopher",)), ((0,), ())]:
         with pytest.raises(BadInput):
             select_services(ports, protocols)
 

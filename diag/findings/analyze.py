@@ -270,6 +270,13 @@ def _protocols(label: str, tls: TlsInfo, scan: TlsScan | None) -> list[Finding]:
             )
         )
     weak = scan.weak_accepted if scan else {}
+    serious = ERROR_CLASSES.intersection(weak)
+    note = ""
+    if label.endswith("/25") and serious == {"anonymous"}:
+        # Between MTAs TLS is opportunistic and unauthenticated anyway (Postfix enables
+        # anonymous suites there by default): worth fixing, not an error.
+        serious = set()
+        note = " (on port 25, where TLS between servers is opportunistic, this is a warning)"
     if weak:
         parts = [
             f"{name} (e.g. {w.suite}" + (f" with {w.version})" if w.version else ")")
@@ -280,8 +287,8 @@ def _protocols(label: str, tls: TlsInfo, scan: TlsScan | None) -> list[Finding]:
                 "tls.weak_cipher",
                 label,
                 f"{label}: accepts weak cipher suites: {', '.join(weak)}",
-                "a ClientHello offering only these suites was accepted: " + "; ".join(parts),
-                severity=Severity.ERROR if ERROR_CLASSES.intersection(weak) else None,
+                "a ClientHello offering only these suites was accepted: " + "; ".join(parts) + note,
+                severity=Severity.ERROR if serious else None,
             )
         )
     return out

@@ -194,10 +194,15 @@ def start(root: Path) -> Lab:
         )
         lab.processes.append(servers.start_dovecot(plain, root))
         good, legacy_ip, plain_ip = HOSTS["good"][1], HOSTS["legacy"][1], HOSTS["plain"][1]
+        # Postfix accepts anonymous suites by default; a well-run host excludes them.
+        no_anon = {
+            "smtpd_tls_exclude_ciphers": "aNULL",
+            "smtpd_tls_mandatory_exclude_ciphers": "aNULL",
+        }
         listeners = [
-            servers.PostfixListener(good, 25),
-            servers.PostfixListener(good, 587, {"smtpd_tls_security_level": "encrypt"}),
-            servers.PostfixListener(good, 465, {"smtpd_tls_wrappermode": "yes"}),
+            servers.PostfixListener(good, 25, no_anon),
+            servers.PostfixListener(good, 587, {"smtpd_tls_security_level": "encrypt", **no_anon}),
+            servers.PostfixListener(good, 465, {"smtpd_tls_wrappermode": "yes", **no_anon}),
             servers.PostfixListener(legacy_ip, 587, {"smtpd_sasl_auth_enable": "no"}),
             servers.PostfixListener(
                 legacy_ip, 25, {"smtpd_tls_auth_only": "no", "smtpd_tls_protocols": ">=TLSv1"}
