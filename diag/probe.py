@@ -263,10 +263,9 @@ async def _session(
         if not result.starttls.ok:
             await _quit(dialect, conn, budget)
             return
-        pipelined = conn.take_buffered()  # plaintext: never to be read as if inside TLS
-        if pipelined:
-            result.starttls.pipelined = pipelined[:300].decode("utf-8", errors="replace")
         result.tls = await handshake(conn, host, sni, budget, store)
+        if conn.discarded:  # plaintext after the go-ahead: dropped, never read as TLS data
+            result.starttls.pipelined = conn.discarded[:300].decode("utf-8", errors="replace")
         if not result.tls.ok:
             return
         result.after_tls = await capability_stage(dialect, conn, budget)

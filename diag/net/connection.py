@@ -73,6 +73,7 @@ class Connection:
         self._writer = writer
         self._release = release  # gives back the per-address slot, once
         self.local_address: str = writer.get_extra_info("sockname")[0]
+        self.discarded = b""  # plaintext dropped by the last start_tls
 
     @contextlib.asynccontextmanager
     async def _step(self, deadline: float, late: str) -> AsyncIterator[None]:
@@ -149,7 +150,13 @@ class Connection:
     async def start_tls(
         self, context: ssl.SSLContext, server_hostname: str | None, deadline: float
     ) -> ssl.SSLObject:
-        """Upgrade in place (STARTTLS, or implicit TLS right after connect)."""
+        """Upgrade in place (STARTTLS, or implicit TLS right after connect).
+
+        Plaintext still buffered is dropped first (kept in `discarded` for the caller
+        to report): whatever came before the handshake must never be read as if it
+        had come inside TLS.
+        """
+        self.discarded = self.take_buffered()
         loop = asyncio.get_running_loop()
         timeout = max(deadline - loop.time(), 0.01)
         try:
