@@ -28,7 +28,7 @@ async def injection_test(
     address: str, port: int, protocol: str, sni: str | None, budget: Budget
 ) -> bool | None:
     """True: injectable; False: not (or hung up, correctly); None: could not test."""
-    conn, _ = await connect([address], port, budget.seconds)
+    conn, _ = await connect([address], port, budget.seconds, deadline=budget.until)
     if conn is None:
         return None
     try:
