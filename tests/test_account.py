@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.clirun import assert_invariants
 from tests.lab import accounts
 from tests.lab.accounts import HOSTS, PASSWORD, TOKEN, USER
 
@@ -56,6 +57,7 @@ def run(mail, *args: str, env: dict | None = None, stdin: str | None = None):
         assert secret not in result.stdout, f"secret leaked to stdout in {args}"
         assert secret not in result.stderr, f"secret leaked to stderr in {args}"
     assert "Traceback" not in result.stdout + result.stderr
+    assert_invariants(args, result)
     return result
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.clirun import assert_invariants
 from tests.lab import accountlab
 from tests.lab.accountlab import ADDRESS, PASSWORD, USER
 from tests.lab.servers import LabError
@@ -47,6 +48,7 @@ def run(lab, *args: str, password: str = PASSWORD):
     )
     assert password not in result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+    assert_invariants((*args, "--json"), result)
     return result.returncode, json.loads(result.stdout)
 
 

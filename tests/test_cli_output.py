@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.clirun import assert_invariants
 from tests.hostile_text import RAW, SGR
 
 MAILDIAG = str(Path(sys.executable).with_name("maildiag"))  # the installed entry point
@@ -58,6 +59,7 @@ def maildiag(
     for marker in ("Traceback", "internal error", "Exception ignored"):
         assert marker not in result.stderr, result.stderr
     assert 0 <= result.returncode <= 3, (result.returncode, result.stderr)
+    assert_invariants(args, result)
     return result
 
 

@@ -16,6 +16,7 @@ import sys
 
 import pytest
 
+from tests.clirun import assert_invariants
 from tests.lab import scripted
 from tests.lab.dnsstub import DnsStub
 
@@ -81,7 +82,9 @@ def net():
 def maildiag(*args: str) -> subprocess.CompletedProcess:
     entry = shutil.which("maildiag")
     argv = [entry] if entry else [sys.executable, "-m", "diag"]
-    return subprocess.run([*argv, *args], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([*argv, *args], capture_output=True, text=True, timeout=60)
+    assert_invariants(args, result)
+    return result
 
 
 def check(target: str, *extra: str, nameserver: str = f"{DNS[0]}:{DNS[1]}"):
