@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from diag.account.model import LoginResult, Outcome, Target
@@ -31,7 +31,6 @@ class Channel:
     dialect: Dialect
     stage: Stage  # capabilities after TLS
     budget: Budget
-    extra: list[str] = field(default_factory=list)
 
     async def close(self) -> None:
         with contextlib.suppress(StepTimeout, ProtocolError):
@@ -134,7 +133,7 @@ async def _negotiate(
             )
         )
     result.offered = list(stage.auth.mechanisms)
-    return Channel(conn, dialect, stage, budget, extra=[])
+    return Channel(conn, dialect, stage, budget)
 
 
 def _failed(result: LoginResult, error: str) -> None:

@@ -68,7 +68,7 @@ class ImapClient:
             if total > RESPONSE_BYTES:
                 raise ProtocolError("IMAP response line too large")
 
-    async def command(self, command: str, *, redact: Secret | None = None) -> Response:
+    async def command(self, command: str) -> Response:
         tag = self._next()
         deadline = self.deadline()
         await self.conn.send(f"{tag} {command}", deadline)

@@ -75,10 +75,10 @@ async def roundtrip(
             return report
         watcher = await _watcher(watch_session, watch, connector, credentials, report)
         await _submit(smtp_session, smtp, report)
+        sent_at = asyncio.get_running_loop().time()  # the server's delivery starts now
         await smtp_session.close()
         smtp_session = None
         if report.submission and report.submission.accepted:
-            sent_at = asyncio.get_running_loop().time()
             await watcher.watch(sent_at, wait, fast_seconds)
             await watcher.clean_up()
             _judge_arrival(report)
@@ -94,6 +94,12 @@ async def roundtrip(
             )
         )
         report.watch = None  # nothing could be concluded: exit 3
+        accepted = report.submission is not None and report.submission.accepted
+        if accepted and not report.cleanup.deleted:
+            report.cleanup.note = (
+                "the test message may be in the mailbox: delete it by its subject "
+                f"'maildiag round trip {report.token}'"
+            )
     finally:
         for session in (smtp_session, watch_session):
             if session is not None:
