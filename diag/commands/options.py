@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from diag.errors import BadInput
-from diag.exports import FORMATS as EXPORT_FORMATS
 
 
 def check_timeout(timeout: float) -> float:
@@ -14,6 +13,8 @@ def check_timeout(timeout: float) -> float:
 
 def check_export(export: str | None, output: object, as_json: bool) -> str | None:
     """--export, -o and --json together, judged before any network work."""
+    from diag.exports import FORMATS as EXPORT_FORMATS  # probe does not need it
+
     if export is None:
         if output is not None:
             raise BadInput("-o/--output needs --export FORMAT (it writes the exported settings)")
