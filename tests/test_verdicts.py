@@ -198,3 +198,36 @@ def test_live_status_on_a_terminal_only(net):
     assert "probing" not in terminal and json.loads(quiet.stdout)["cause"] == "timeout"
     piped = check("jane@slow.ux.test")  # stderr is a pipe here
     assert piped.stderr == ""
+
+
+def _checked(reachability, *, definite=True, **fields):
+    from diag.check.model import Checked
+    from diag.discovery.model import Candidate, Merged
+    from diag.model import Reachability, Security, ServiceResult, ServiceSpec
+
+    spec = ServiceSpec("imap", 143, Security.STARTTLS)
+    result = ServiceResult(spec, True, Reachability(reachability), **fields)
+    candidate = Candidate("imap", "imap.x.test", 143, Security.STARTTLS)
+    return Checked(Merged(candidate, ["srv"]), result, definite)
+
+
+def test_cause_wording_from_probe_outcomes():
+    from diag.check.verdict import unverified_cause
+    from diag.model import Greeting, StartTls
+
+    assert unverified_cause([_checked("refused")]).text == (
+        "nothing works: the only server refused the connection"
+    )
+    plain = _checked(
+        "connected", greeting=Greeting(True, "OK", "hi"), starttls=StartTls(advertised=False)
+    )
+    cause = unverified_cause([plain, plain])
+    assert cause.kind == "no_tls"
+    assert cause.text == "nothing works: all 2 servers offered no encryption"
+    unsure = unverified_cause([_checked("dns_failure", definite=False)])
+    assert unsure.kind == "unresolved" and "DNS did not answer" in unsure.text
+    gone = unverified_cause([_checked("dns_failure")])
+    assert "do not resolve" in gone.text
+    # names that do not resolve (usual for guesses) do not hide what the others did
+    assert unverified_cause([_checked("dns_failure"), _checked("timeout")]).kind == "timeout"
+    assert unverified_cause([]).kind == "no_settings"

@@ -86,13 +86,20 @@ def unverified_cause(checked: list[Checked]) -> Cause:
         return Cause("no_settings", "no mail settings were found to test")
     tried = [outcome(r) for r in results if r.reachability is not Reachability.DNS_FAILURE]
     if not tried:
+        if any(not c.dns_definite for c in checked if c.result is not None):
+            return Cause(
+                "unresolved",
+                "the settings found could not be verified: DNS did not answer for their "
+                "servers' names",
+            )
         return Cause(
             "unresolved",
             "the settings found could not be verified: their servers' names do not resolve",
         )
+
     counts = Counter(tried)
     n = len(tried)
-    servers = "server" if n == 1 else f"all {n} servers"
+    servers = "the only server" if n == 1 else f"all {n} servers"
     if len(counts) == 1:
         kind = tried[0]
         if kind == "timeout":
