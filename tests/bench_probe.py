@@ -1,108 +1,104 @@
-"""Benchmark: is a host's probe as slow as its slowest service, not the sum?
+"""Benchmark: what a whole `maildiag probe` costs, and what the TLS scanner adds to it.
 
-Run by hand (needs root and the lab's packages, see tests/run), not in CI:
+Run by hand inside the lab's namespaces (needs root), not in CI:
 
-    python tests/bench_probe.py [--runs N]
+    python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]'   # once
+    unshare --net --mount --pid --fork --mount-proc -- .venv/bin/python \\
+        tests/lab/namespace.py "$(.venv/bin/python tests/lab/provision.py)" -- \\
+        .venv/bin/python tests/bench_probe.py [--runs N] [--sslyze PYTHON]
 
-Prints medians of N runs against the lab's good host (mail.lab.test, 7 services):
-the concurrent probe, the same seven services probed one after another, the slowest
-single service, `maildiag probe` as a command, and `openssl s_client` for one service.
+Two seven-service lab hosts: mail.lab.test (Dovecot and Postfix: OpenSSL) and
+127.0.4.5 (Dovecot, and Exim: GnuTLS). For each, medians of N runs of:
+- `maildiag probe HOST --json` as a command, with the scanner and with --no-scan;
+- the probe in-process (the host's wall time), with and without the scanner: the
+  difference is what the scanner adds to a host;
+and, once: a bare `openssl s_client` handshake with imap/993, and sslyze on one
+STARTTLS endpoint (smtp/587) when --sslyze names a Python that has it (install it in a
+throwaway virtual environment: it is not a dependency of maildiag).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from diag.net.dns import Nameserver
 from diag.probe import ProbeOptions, probe_host
-from diag.protocols import SERVICES
-from tests.lab import DNS
+from tests.lab import DNS, verdictlab
 from tests.lab.bench import median_ms, running_lab
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--sslyze", help="a Python interpreter with sslyze installed")
     args = parser.parse_args()
+    runs = args.runs
 
+    root = Path(tempfile.mkdtemp(prefix="maildiag-bench-verdict-"))
+    os.chmod(root, 0o755)
     with running_lab() as lab:
-        host = lab.host("good")
-        base = {"timeout": 5.0, "ca_file": lab.pki.root_file, "nameserver": Nameserver(*DNS)}
+        verdict = verdictlab.start(root)
+        try:
+            hosts = [
+                ("mail.lab.test (Postfix/OpenSSL)", lab.host("good"), lab.pki.root_file),
+                ("127.0.4.5 (Exim/GnuTLS)", verdictlab.ADDRESSES["gnutls"], verdict.root_file),
+            ]
+            print(f"maildiag probe benchmark: 7 services per host, median of {runs} runs")
+            for title, host, ca_file in hosts:
+                _host(title, host, ca_file, lab.nameserver, runs)
+            _baselines(lab, args.sslyze)
+        finally:
+            verdict.stop()
+            shutil.rmtree(root, ignore_errors=True)
 
-        def probe(legacy: bool = True, **narrow) -> None:
-            asyncio.run(probe_host(host, ProbeOptions(legacy_tls=legacy, **narrow, **base)))
 
-        def one_after_another() -> None:
-            for spec in SERVICES:
-                probe(ports=(spec.port,))
+def _host(title: str, host: str, ca_file: Path, nameserver: str, runs: int) -> None:
+    base = {"timeout": 5.0, "ca_file": ca_file, "nameserver": Nameserver(*DNS)}
 
-        cli = [
-            sys.executable,
-            "-m",
-            "diag",
-            "probe",
-            host,
-            "--nameserver",
-            lab.nameserver,
-            "--ca-file",
-            str(lab.pki.root_file),
-            "--json",
-        ]
-        openssl = [
-            "openssl",
-            "s_client",
-            "-connect",
-            "127.0.0.2:993",
-            "-servername",
-            host,
-            "-CAfile",
-            str(lab.pki.root_file),
-            "-verify_return_error",
-            "-brief",
-        ]
+    def in_process(scan: bool) -> None:
+        asyncio.run(probe_host(host, ProbeOptions(scan=scan, **base)))
 
-        probe()  # warm up: trust store, imports
-        runs = args.runs
-        at_once = median_ms(probe, runs)
-        sequential = median_ms(one_after_another, runs)
-        singles = {s.label: median_ms(lambda p=s.port: probe(ports=(p,)), runs) for s in SERVICES}
-        lean = median_ms(lambda: probe(legacy=False), runs)
-        lean_slowest = max(
-            median_ms(lambda p=s.port: probe(False, ports=(p,)), runs) for s in SERVICES
-        )
-        command = median_ms(lambda: subprocess.run(cli, capture_output=True, check=True), runs)
-        s_client = median_ms(
-            lambda: subprocess.run(openssl, input=b"", capture_output=True, check=True), runs
-        )
-        slowest_label = max(singles, key=singles.get)
-        slowest = singles[slowest_label]
+    cli = [sys.executable, "-m", "diag", "probe", host, "--nameserver", nameserver]
+    cli += ["--ca-file", str(ca_file), "--json"]
 
-        print(f"maildiag probe benchmark: {host}, 7 services, median of {runs} runs")
-        print(f"  all 7 at once (in-process)         {at_once:8.1f} ms")
-        print(
-            f"  one after another (in-process)     {sequential:8.1f} ms"
-            f"   ratio at-once/sequential = {at_once / sequential:.2f}"
-        )
-        print(
-            f"  slowest single service ({slowest_label:9}) {slowest:8.1f} ms"
-            f"   ratio at-once/slowest    = {at_once / slowest:.2f}"
-        )
-        print(
-            f"  all 7 at once, --no-legacy-tls     {lean:8.1f} ms"
-            f"   ratio at-once/slowest    = {lean / lean_slowest:.2f}"
-            f" (slowest {lean_slowest:.1f} ms)"
-        )
-        print(f"  `maildiag probe` command           {command:8.1f} ms")
-        print(
-            f"  `openssl s_client` imap/993 only   {s_client:8.1f} ms"
-            f"   ratio maildiag/s_client  = {command / s_client:.2f}"
-        )
+    def command(*extra: str) -> None:
+        subprocess.run([*cli, *extra], capture_output=True, check=False)
+
+    in_process(True)  # warm up: trust store, imports, the servers' first processes
+    with_scan = median_ms(lambda: command(), runs)
+    without = median_ms(lambda: command("--no-scan"), runs)
+    host_scan = median_ms(lambda: in_process(True), runs)
+    host_bare = median_ms(lambda: in_process(False), runs)
+    print(f"\n{title}")
+    print(f"  `maildiag probe` command, scanner on     {with_scan:8.1f} ms")
+    print(f"  `maildiag probe` command, --no-scan      {without:8.1f} ms")
+    print(f"  host wall time in-process, scanner on    {host_scan:8.1f} ms")
+    print(f"  host wall time in-process, --no-scan     {host_bare:8.1f} ms")
+    print(f"  scanner overhead per host                {host_scan - host_bare:8.1f} ms")
+
+
+def _baselines(lab, sslyze: str | None) -> None:
+    openssl = ["openssl", "s_client", "-connect", "127.0.0.2:993", "-servername"]
+    openssl += [lab.host("good"), "-CAfile", str(lab.pki.root_file), "-brief"]
+    s_client = median_ms(
+        lambda: subprocess.run(openssl, input=b"", capture_output=True, check=True), 7
+    )
+    print(f"\n`openssl s_client` one handshake, imap/993  {s_client:8.1f} ms")
+    if not sslyze:
+        print("sslyze: not run (pass --sslyze PYTHON, a throwaway venv's interpreter)")
+        return
+    command = [sslyze, "-m", "sslyze", "--starttls", "smtp", "127.0.0.2:587", "--quiet"]
+    took = median_ms(lambda: subprocess.run(command, capture_output=True, check=False), 3)
+    print(f"sslyze, default scan of smtp/587 (STARTTLS) {took:8.1f} ms (median of 3)")
 
 
 if __name__ == "__main__":

@@ -42,28 +42,55 @@ class _Untestable(Exception):
 async def scan_service(
     address: str, spec: ServiceSpec, server_name: str | None, budget: Budget
 ) -> TlsScan:
-    """Versions: one hello each, all at once. Weak classes: one hello offering every weak
-    suite; whenever the server picks one, its classes are recorded and the next hello
-    leaves them out, until the server refuses. A well-configured server costs one hello
-    instead of five, and every class it accepts is still found (connections to one
-    address are capped, so each one saved counts)."""
+    """Three chains of hellos at once, as few as the answers allow (connections to one
+    address are capped, and many servers start a process per connection):
+
+    - TLS 1.3 and TLS 1.2, one hello each;
+    - the old versions from the top: a hello whose maximum is TLS 1.1 is answered with
+      the highest old version the server accepts (or refused, which settles all three);
+      the next hello's maximum is the version below that answer;
+    - weak suites: one hello offering all of them; whenever the server picks one, its
+      classes are recorded and the next hello leaves them out, until it refuses.
+
+    A current server costs four hellos, each on its own connection, all at once.
+    """
     clock = time.perf_counter()
     scan = TlsScan()
 
-    async def version(name: str) -> None:
-        suites = tuple(TLS13) if name == "TLSv1.3" else ALL_LEGACY
-        answer = await _ask(address, spec, server_name, budget, name, suites)
+    async def ask(version: str, suites: tuple[int, ...]) -> Answer | str:
         scan.hellos += 1
+        return await _ask(address, spec, server_name, budget, version, suites)
+
+    async def exact(name: str) -> None:
+        suites = tuple(TLS13) if name == "TLSv1.3" else ALL_LEGACY
+        answer = await ask(name, suites)
         scan.versions[name] = accepted = _judge(answer, name, suites)
         if not accepted:
             scan.answers[name] = _describe(answer, name)
+
+    async def old_versions() -> None:
+        pending = list(_OLD)  # highest first
+        while pending:
+            top = pending[0]
+            answer = await ask(top, ALL_LEGACY)
+            accepted = _judge(answer, top, ALL_LEGACY, any_version=True)
+            if not accepted or not isinstance(answer, ServerHello):
+                for name in pending:  # nothing at or below `top`
+                    scan.versions[name] = accepted
+                    scan.answers[name] = _describe(answer, name)
+                return
+            chosen = VERSION_NAMES[answer.version]
+            while pending and pending[0] != chosen:
+                name = pending.pop(0)
+                scan.versions[name] = False
+                scan.answers[name] = f"the server answered with {chosen}"
+            scan.versions[pending.pop(0)] = True
 
     async def weak() -> None:
         remaining = dict(WEAK_CLASSES)
         while remaining:
             suites = tuple(dict.fromkeys(c for codes in remaining.values() for c in codes))
-            answer = await _ask(address, spec, server_name, budget, "TLSv1.2", suites)
-            scan.hellos += 1
+            answer = await ask("TLSv1.2", suites)
             accepted = _judge(answer, "TLSv1.2", suites, any_version=True)
             if not accepted or not isinstance(answer, ServerHello):
                 for name in remaining:
@@ -75,11 +102,14 @@ async def scan_service(
                 scan.weak[name] = WeakClass(True, chosen, VERSION_NAMES.get(answer.version))
                 del remaining[name]
 
-    await asyncio.gather(weak(), *(version(name) for name in VERSIONS))
+    await asyncio.gather(exact("TLSv1.3"), exact("TLSv1.2"), old_versions(), weak())
     scan.versions = {name: scan.versions.get(name) for name in VERSIONS}
     scan.weak = {name: scan.weak[name] for name in WEAK_CLASSES}
     scan.elapsed_ms = round((time.perf_counter() - clock) * 1000, 1)
     return scan
+
+
+_OLD = ("TLSv1.1", "TLSv1", "SSLv3")
 
 
 def _judge(

@@ -6,6 +6,7 @@ says exactly which rule its certificate breaks.
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
@@ -74,7 +75,7 @@ def build(
         )
     if names:
         builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False
+            x509.SubjectAlternativeName([_general_name(n) for n in names]), critical=False
         )
     if usage is not None:
         builder = builder.add_extension(usage, critical=True)
@@ -93,6 +94,13 @@ def build(
             critical=False,
         )
     return Issued(builder.sign(issuer.key if issuer else key, hashes.SHA256()), key)
+
+
+def _general_name(name: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
 
 
 def root(cn: str = "odd root") -> Issued:

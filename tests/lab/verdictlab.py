@@ -1,0 +1,193 @@
+"""Real servers for the trust and scanner verdicts, on 127.0.4.0/24 (no DNS: by address).
+
+    127.0.4.2   noaki    Dovecot 993/143/995/110 and implicit TLS on 10993; a private
+                         CA's leaf without Authority/Subject Key Identifiers (trusted by
+                         mail clients, refused by strict verifiers)
+    127.0.4.3   aia      Dovecot 993: the leaf alone, naming its issuer's URL (AIA)
+    127.0.4.4   oldtls   Dovecot 993/143: TLS 1.0 and 1.1 on, anonymous and NULL suites
+                         (OpenSSL @SECLEVEL=0), as servers configured long ago
+    127.0.4.5   gnutls   Exim (GnuTLS) 25/465/587 and Dovecot (OpenSSL) 993/143/995/110:
+                         a seven-service host with two TLS stacks
+    *:11993     gnutls-serv (it binds every address), implicit TLS with TLS 1.0/1.1
+                allowed: GnuTLS alone, reached as 127.0.4.6
+
+The root is `root_file`; `bundle_file` also holds the intermediate.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.lab import oddcerts, pki, servers
+from tests.lab.servers import LabError, Process, ensure_free, wait_for_ports
+
+ADDRESSES = {
+    "noaki": "127.0.4.2",
+    "aia": "127.0.4.3",
+    "oldtls": "127.0.4.4",
+    "gnutls": "127.0.4.5",
+    "gnutls_serv": "127.0.4.6",
+}
+ALT_IMAPS = 10993  # Dovecot's extra implicit-TLS port on noaki
+GNUTLS_SERV_PORT = 11993  # a port nothing else in the lab uses: gnutls-serv binds them all
+AIA_URL = "http://127.0.4.9/verdict-intermediate.crt"
+
+
+@dataclass
+class VerdictLab:
+    root: Path
+    root_file: Path
+    bundle_file: Path
+    processes: list[Process] = field(default_factory=list)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+
+
+def _pair(directory: Path, stem: str, leaf: pki.Issued, chain: list[pki.Issued]) -> pki.Pair:
+    return pki.write_pair(directory, stem, leaf, chain)
+
+
+def start(root: Path) -> VerdictLab:
+    directory = root / "verdict-pki"
+    directory.mkdir(parents=True, exist_ok=True)
+    authority = oddcerts.root("maildiag verdict root")
+    inter = oddcerts.intermediate("maildiag verdict intermediate", authority)
+    (directory / "root.pem").write_bytes(pki.pem(authority.cert))
+    (directory / "bundle.pem").write_bytes(pki.pem(authority.cert) + pki.pem(inter.cert))
+    lab = VerdictLab(root, directory / "root.pem", directory / "bundle.pem")
+
+    def names(host: str) -> list[str]:
+        return [f"{host}.verdict.test", ADDRESSES[host]]
+
+    noaki = oddcerts.build(
+        names("noaki")[0], authority, ca=False, aki=False, ski=False, names=names("noaki")
+    )
+    pairs = {
+        "noaki": _pair(directory, "noaki", noaki, []),
+        "aia": _pair(directory, "aia", pki.make_leaf(names("aia"), inter, aia_url=AIA_URL), []),
+        "oldtls": _pair(directory, "oldtls", pki.make_leaf(names("oldtls"), inter), [inter]),
+        "gnutls": _pair(directory, "gnutls", pki.make_leaf(names("gnutls"), inter), [inter]),
+    }
+    try:
+        alt = (
+            "service imap-login {\n  inet_listener imaps_alt {\n"
+            f"    port = {ALT_IMAPS}\n    ssl = yes\n  }}\n}}"
+        )
+        specs = [
+            servers.DovecotSpec(
+                "verdict-noaki",
+                [servers.DovecotSite(ADDRESSES["noaki"], pairs["noaki"])],
+                extra=[alt],
+            ),
+            servers.DovecotSpec(
+                "verdict-aia", [servers.DovecotSite(ADDRESSES["aia"], pairs["aia"], ports=(993,))]
+            ),
+            servers.DovecotSpec(
+                "verdict-oldtls",
+                [servers.DovecotSite(ADDRESSES["oldtls"], pairs["oldtls"], ports=(993, 143))],
+                min_protocol="TLSv1",
+                cipher_list="ALL:aNULL:eNULL:@SECLEVEL=0",
+            ),
+            servers.DovecotSpec(
+                "verdict-gnutls", [servers.DovecotSite(ADDRESSES["gnutls"], pairs["gnutls"])]
+            ),
+        ]
+        for spec in specs:
+            lab.processes.append(servers.start_dovecot(spec, root))
+        wait_for_ports([(ADDRESSES["noaki"], ALT_IMAPS)], lab.processes[0])
+        lab.processes.append(start_exim(root, ADDRESSES["gnutls"], pairs["gnutls"]))
+        lab.processes.append(start_gnutls_serv(root, ADDRESSES["gnutls_serv"], pairs["gnutls"]))
+    except BaseException:
+        lab.stop()
+        raise
+    return lab
+
+
+def exim_conf(directory: Path, address: str, pair: pki.Pair, exim: str) -> str:
+    return f"""
+exim_path = {exim}
+primary_hostname = gnutls.verdict.test
+local_interfaces = {address}
+daemon_smtp_ports = 25 : 465 : 587
+tls_on_connect_ports = 465
+tls_certificate = {pair.cert_file}
+tls_privatekey = {pair.key_file}
+tls_advertise_hosts = *
+spool_directory = {directory}/spool
+log_file_path = {directory}/log/%slog
+pid_file_path = {directory}/exim.pid
+exim_user = Debian-exim
+exim_group = Debian-exim
+never_users = root
+host_lookup =
+rfc1413_hosts =
+acl_smtp_rcpt = acl_rcpt
+
+begin acl
+
+acl_rcpt:
+  deny    message = 5.7.1 nothing is delivered here
+"""
+
+
+def start_exim(root: Path, address: str, pair: pki.Pair) -> Process:
+    """Exim (Debian's build: GnuTLS) on 25, 465 (implicit TLS) and 587."""
+    servers.require("exim4")
+    directory = root / "exim-verdict"
+    for sub in ("spool", "log"):
+        (directory / sub).mkdir(parents=True, exist_ok=True)
+        shutil.chown(directory / sub, "Debian-exim", "Debian-exim")
+    exim = shutil.which("exim4") or "/usr/sbin/exim4"
+    conf = directory / "exim.conf"
+    conf.write_text(exim_conf(directory, address, pair, exim))
+    conf.chmod(0o644)
+    endpoints = [(address, port) for port in (25, 465, 587)]
+    ensure_free(endpoints, "exim-verdict")
+    log = directory / "exim.out"
+    popen = subprocess.Popen(
+        [exim, "-C", str(conf), "-bdf", "-odi"],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    process = Process("exim-verdict", popen, log)
+    try:
+        wait_for_ports(endpoints, process)
+    except LabError as exc:
+        paniclog = directory / "log" / "paniclog"
+        extra = paniclog.read_text(errors="replace")[-2000:] if paniclog.exists() else ""
+        process.stop()
+        raise LabError(f"{exc}\n{extra}") from None
+    return process
+
+
+def start_gnutls_serv(root: Path, address: str, pair: pki.Pair) -> Process:
+    """gnutls-serv on GNUTLS_SERV_PORT, TLS 1.0 to 1.3 allowed: a second stack for the scanner."""
+    servers.require("gnutls-serv")
+    ensure_free([(address, GNUTLS_SERV_PORT)], "gnutls-serv")
+    log = root / "gnutls-serv.log"
+    popen = subprocess.Popen(
+        [
+            "gnutls-serv",
+            "--port",
+            str(GNUTLS_SERV_PORT),
+            "--x509certfile",
+            str(pair.cert_file),
+            "--x509keyfile",
+            str(pair.key_file),
+            "--priority",
+            "NORMAL:+VERS-TLS1.0:+VERS-TLS1.1:%COMPAT",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    process = Process("gnutls-serv", popen, log)
+    wait_for_ports([(address, GNUTLS_SERV_PORT)], process)
+    return process

@@ -1,0 +1,120 @@
+"""Trust and scanner verdicts against real servers (tests/lab/verdictlab.py): Dovecot
+(OpenSSL), Exim and gnutls-serv (GnuTLS)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from diag.model import Security, ServiceSpec
+from diag.net.connection import Budget
+from diag.tlsscan.scan import scan_service
+from tests.conftest import codes, probe, service
+from tests.lab import verdictlab
+from tests.lab.servers import LabError
+
+pytestmark = pytest.mark.lab
+A = verdictlab.ADDRESSES
+
+
+@pytest.fixture(scope="module")
+def verdict():
+    root = Path(tempfile.mkdtemp(prefix="maildiag-verdict-"))
+    os.chmod(root, 0o755)
+    try:
+        running = verdictlab.start(root)
+    except LabError as exc:
+        shutil.rmtree(root, ignore_errors=True)
+        pytest.fail(f"the verdict lab could not start: {exc}", pytrace=False)
+    yield running
+    running.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_leaf_without_aki_is_trusted_and_nonconforming(verdict):
+    report = probe(A["noaki"], ca_file=verdict.root_file, ports=(993, 143))
+    for label in ("imap/993", "imap/143"):
+        trust = service(report, label).tls.trust
+        assert trust.trusted, trust.error
+        assert codes(report, label) == {"tls.cert.nonconforming"}
+    finding = next(f for f in report.all_findings if f.code == "tls.cert.nonconforming")
+    assert "Authority Key Identifier" in finding.evidence
+    assert "2.5.29.35" in finding.detail and "2.5.29.35" not in finding.evidence
+
+
+def test_dovecot_on_a_nonstandard_implicit_tls_port(verdict):
+    report = probe(
+        A["noaki"],
+        ca_file=verdict.root_file,
+        ports=(verdictlab.ALT_IMAPS,),
+        protocols=("imap",),
+        security=Security.TLS,
+    )
+    imaps = service(report, f"imap/{verdictlab.ALT_IMAPS}")
+    assert imaps.tls.ok and imaps.greeting.ok and imaps.after_tls.capabilities
+    assert codes(report) == {"tls.cert.nonconforming"}
+
+
+def test_leaf_alone_with_aia_names_where_to_get_the_intermediate(verdict):
+    report = probe(A["aia"], ca_file=verdict.root_file, ports=(993,))
+    (finding,) = report.all_findings
+    assert finding.code == "tls.cert.incomplete_chain"
+    assert "maildiag verdict intermediate" in finding.message
+    assert verdictlab.AIA_URL in finding.evidence and verdictlab.AIA_URL in finding.fix
+
+
+def test_old_dovecot_scanned(verdict):
+    report = probe(A["oldtls"], ca_file=verdict.bundle_file, ports=(993, 143))
+    for label in ("imap/993", "imap/143"):
+        result = service(report, label)
+        assert result.scan.versions == {
+            "SSLv3": False,  # this OpenSSL has no SSLv3 at all
+            "TLSv1": True,
+            "TLSv1.1": True,
+            "TLSv1.2": True,
+            "TLSv1.3": True,
+        }
+        assert {"anonymous", "NULL"} <= set(result.scan.weak_accepted)
+        assert result.tls.legacy == {"TLSv1": True, "TLSv1.1": True}
+        found = {f.code: f for f in result.findings}
+        assert found["tls.legacy_protocol"].severity.value == "warning"
+        assert found["tls.weak_cipher"].severity.value == "error"
+        assert "anonymous" in found["tls.weak_cipher"].message
+    # STARTTLS port: the hellos went after the IMAP STARTTLS exchange.
+    assert service(report, "imap/143").starttls.injection is False
+
+
+def test_seven_services_on_two_tls_stacks(verdict):
+    report = probe(A["gnutls"], ca_file=verdict.root_file)
+    assert all(s.usable for s in report.services), [s.spec.label for s in report.services]
+    for result in report.services:
+        versions = result.scan.versions
+        assert versions["TLSv1.2"] and versions["TLSv1.3"], (result.spec.label, result.scan)
+        assert not versions["SSLv3"], result.spec.label
+        # Debian's GnuTLS, as Exim uses it by default, still takes TLS 1.0 and 1.1;
+        # Dovecot here is set to TLS 1.2 and up.
+        exim = result.spec.protocol == "smtp"
+        assert versions["TLSv1"] is exim and versions["TLSv1.1"] is exim, result.spec.label
+        assert ("tls.legacy_protocol" in codes(report, result.spec.label)) is exim
+        assert result.scan.weak_accepted == {}, result.spec.label
+        if result.starttls is not None:
+            assert result.starttls.injection is False, result.spec.label
+    assert not {"tls.weak_cipher", "starttls.injection"} & codes(report)
+
+
+def test_gnutls_serv_scanned(verdict):
+    spec = ServiceSpec("imap", verdictlab.GNUTLS_SERV_PORT, Security.TLS)
+    result = asyncio.run(scan_service(A["gnutls_serv"], spec, "gnutls.verdict.test", Budget(3)))
+    assert result.versions == {
+        "SSLv3": False,
+        "TLSv1": True,
+        "TLSv1.1": True,
+        "TLSv1.2": True,
+        "TLSv1.3": True,
+    }
+    assert result.weak_accepted == {}
