@@ -175,6 +175,14 @@ def test_a_source_that_fails_unexpectedly_does_not_abort_the_check(hostile, monk
     assert any(c.usable and c.merged.candidate.host == GOOD for c in report.checked)
 
 
+def test_dns_faults_on_some_srv_names_leave_the_others(hostile):
+    report = run_check(hostile, f"dnsfault.{BASE}", timeout=1)
+    by_name = {s.location.split(".")[0]: s for s in report.discovery.sources if s.source == "srv"}
+    assert by_name["_imaps"].status == "found"
+    assert {by_name[n].status for n in ("_imap", "_pop3s", "_submissions")} == {"error"}
+    assert good_imap_still_works(report)
+
+
 # -- item 5: amplification -----------------------------------------------------------
 
 

@@ -149,6 +149,12 @@ def build(h: Hostile) -> None:
         f"2 1 0 {GOOD}.",
     )
 
+    # DNS faults on some SRV names: SERVFAIL, REFUSED, silence
+    d = domain("dnsfault")
+    z.fault(f"_imap._tcp.{d}", "servfail")
+    z.fault(f"_pop3s._tcp.{d}", "refused")
+    z.fault(f"_submissions._tcp.{d}", "silence")
+
     # amplification
     d = domain("srv300", srv=False)
     z.add(f"_imaps._tcp.{d}", "SRV", *(f"0 1 993 s{i}.{d}." for i in range(300)))
