@@ -182,16 +182,65 @@ def providers_import(
         str | None,
         typer.Option(
             "--to",
-            help="Folder for the new entries (default: "
-            "MAILDIAG_PROVIDERS_DIR or ~/.config/maildiag/"
-            "providers); - prints them.",
+            help="Folder for the new entries (default: $XDG_CONFIG_HOME/maildiag/providers, "
+            "which maildiag always reads); - prints them.",
         ),
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite entries already in the folder.")
+    ] = False,
 ) -> None:
     """Turn Thunderbird autoconfig files into provider entries."""
     from diag.commands.providers import import_command
 
-    raise typer.Exit(import_command(source, to))
+    raise typer.Exit(import_command(source, to, force))
+
+
+@providers_app.command("verify")
+def providers_verify(
+    provider_ids: Annotated[
+        list[str] | None, typer.Argument(metavar="[ID...]", help="Entries to verify.")
+    ] = None,
+    every: Annotated[bool, typer.Option("--all", help="Verify every entry.")] = False,
+    layer: Annotated[
+        str | None,
+        typer.Option("--layer", help="With --all: only user, curated, ispdb or deltachat."),
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", help="Connections at once, in all (1-64).")
+    ] = 8,
+    per_provider: Annotated[
+        int, typer.Option("--per-provider", help="Connections at once to one provider (1-8).")
+    ] = 2,
+    timeout: TimeoutOpt = 10.0,
+    nameserver: NameserverOpt = None,
+    ca_file: CaFileOpt = None,
+    providers_dir: ProvidersDirOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Probe the entries' servers and report stale data (needs the network).
+
+    Reports a host that does not resolve, a port that does not answer, the wrong
+    security, a certificate that does not name the host. Exit codes: 0 all as described,
+    1 some not, 3 bad input.
+    """
+    from diag.commands.options import check_timeout
+    from diag.commands.providers import verify_command
+
+    raise typer.Exit(
+        verify_command(
+            provider_ids or [],
+            providers_dir or [],
+            every=every,
+            layer=layer,
+            concurrency=concurrency,
+            per_provider=per_provider,
+            timeout=check_timeout(timeout),
+            nameserver=nameserver,
+            ca_file=ca_file,
+            as_json=json,
+        )
+    )
 
 
 @app.command(short_help="Client settings for an address, from the database.")
@@ -370,6 +419,7 @@ def check(
     output: OutputOpt = None,
     providers_dir: ProvidersDirOpt = None,
     json: JsonOpt = False,
+    lang: LangOpt = None,
 ) -> None:
     """Discover, test every setting against the real servers, and give the verdict.
 
@@ -386,7 +436,15 @@ def check(
         guess=guess,
     )
     raise typer.Exit(
-        run_check(address, opts, legacy_tls=legacy_tls, as_json=json, export=export, output=output)
+        run_check(
+            address,
+            opts,
+            legacy_tls=legacy_tls,
+            as_json=json,
+            export=export,
+            output=output,
+            lang=lang,
+        )
     )
 
 

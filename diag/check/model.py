@@ -37,7 +37,7 @@ class Setting:
     host: str
     port: int
     security: str  # tls, starttls, plain
-    username: str  # "address" or "localpart"
+    username: str  # "address", "localpart" or "login" (the provider's account name)
     username_value: str | None
     auth: list[str]
     verified: bool  # probed and working

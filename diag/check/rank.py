@@ -50,7 +50,7 @@ def _setting(c: Checked, address: str | None) -> Setting:
     candidate = c.merged.candidate
     username = candidate.username or "address"
     value = None
-    if address:
+    if address and username != "login":  # login: the provider's account name, not derived
         value = address if username == "address" else address.partition("@")[0]
     return Setting(
         protocol=candidate.protocol,

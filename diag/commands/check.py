@@ -106,12 +106,15 @@ def run_check(
     as_json: bool,
     export: str | None,
     output: Path | None,
+    lang: str | None = None,
 ) -> int:
+    from diag.advice.i18n import Catalog, check_language
     from diag.check.run import check
     from diag.providers.lookup import parse_query
 
     export = check_export(export, output, as_json)
     parse_query(text)
+    t = Catalog(check_language(lang))
     from diag.render.status import live_status, wanted
 
     with live_status(wanted(as_json or export is not None)) as progress:
@@ -128,12 +131,12 @@ def run_check(
     elif as_json:
         from diag.render.jsonout import check_data, dumps
 
-        print(dumps(check_data(report)))
+        print(dumps(check_data(report, t)))
     else:
         from diag.render.check_view import render_check
         from diag.render.console import make_console
 
-        render_check(report, make_console())
+        render_check(report, make_console(), t)
     return report.exit_code
 
 

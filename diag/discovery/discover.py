@@ -18,6 +18,7 @@ from diag.net.connection import elapsed_ms
 from diag.net.dns import MxResult, Resolver, make_resolver, mx_hosts
 from diag.progress import Counter, Event, Progress, silent
 from diag.providers.lookup import parse_query
+from diag.providers.requirements import requirement_messages
 
 if TYPE_CHECKING:
     from diag.providers.database import ProviderDatabase
@@ -128,6 +129,9 @@ async def discover(
         mx_kind=mx.kind,
         mx_null=mx.null,
         provider_id=provider.id if provider else None,
+        provider_layer=provider.layer if provider else None,
+        provider_source=provider.display_source() if provider else None,
+        provider_requirements=requirement_messages(provider) if provider else [],
         provider_name=provider.name if provider else None,
         provider_via="mx"
         if provider and query.domain not in provider.domains

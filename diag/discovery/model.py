@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from diag.advice.model import Message
 from diag.model import Security
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ class Candidate:
     host: str
     port: int
     security: Security
-    username: str | None = None  # "address" or "localpart", when the source says
+    username: str | None = None  # "address", "localpart" or "login", when the source says
     auth: tuple[str, ...] = ()  # "password", "app-password", "oauth2", when the source says
 
     @property
@@ -97,6 +98,9 @@ class DiscoveryReport:
     provider_via: str | None
     dns_reachable: bool  # False: DNS did not answer, nothing live could be checked
     elapsed_ms: float = 0.0
+    provider_layer: str | None = None  # user, curated, ispdb, deltachat
+    provider_source: str | None = None  # the entry's file (upstream file for public layers)
+    provider_requirements: list[Message] = field(default_factory=list)  # catalogue keys
 
     def merged(self) -> list[Merged]:
         by_key: dict[tuple, Merged] = {}

@@ -22,7 +22,7 @@ MAX_XML_BYTES = 1024 * 1024
 _SOCKET_IN = {"SSL": "ssl", "STARTTLS": "starttls", "plain": "plain"}
 _SOCKET_OUT = {v: k for k, v in _SOCKET_IN.items()}
 _USER_IN = {"%EMAILADDRESS%": "address", "%EMAILLOCALPART%": "localpart"}
-_USER_OUT = {v: k for k, v in _USER_IN.items()}
+_USER_OUT = {v: k for k, v in _USER_IN.items()} | {"login": ""}  # no placeholder for a login
 _AUTH_IN = {
     "password-cleartext": "password",
     "plain": "password",
@@ -73,7 +73,7 @@ def read(
         raise AutoconfigError(f"{source}: not a clientConfig document (<{_local(root.tag)}>)")
     notes = warnings if warnings is not None else []
     providers = [
-        _provider(e, source, notes, layer, rejected)
+        _provider(e, root, source, notes, layer, rejected)
         for e in root
         if _local(e.tag) == "emailProvider"
     ]
@@ -83,7 +83,12 @@ def read(
 
 
 def _provider(
-    element: ET.Element, source: str, warnings: list[str], layer: str, rejected: list[str] | None
+    element: ET.Element,
+    root: ET.Element,
+    source: str,
+    warnings: list[str],
+    layer: str,
+    rejected: list[str] | None,
 ) -> Provider:
     domains = [_text(d) for d in _children(element, "domain") if _text(d)]
     provider_id = element.get("id") or (domains[0] if domains else "")
@@ -109,12 +114,15 @@ def _provider(
             if d.get("url", "").startswith("https://")
         ],
     }
+    # <enable> and <oAuth2> sit inside <emailProvider> or beside it, under <clientConfig>
     enable = _first(element, "enable")
+    enable = enable if enable is not None else _first(root, "enable")
     if enable is not None:
         url = enable.get("visiturl", "")
         where = url if url.startswith("https://") else ""
         data["enable"] = {p: where for p in dict.fromkeys(s["protocol"] for s in data["incoming"])}
     oauth = _first(element, "oAuth2")
+    oauth = oauth if oauth is not None else _first(root, "oAuth2")
     issuer = _text(_first(oauth, "issuer")) if oauth is not None else ""
     if issuer:
         data["requires"] = {

@@ -249,6 +249,7 @@ def load(
     strict_shipped: bool = False,
     shipped: bool = True,
     default_user: bool = True,
+    root: Path | None = None,
 ) -> ProviderDatabase:
     """Shipped layers through their index, then the user's folders (later folders win).
 
@@ -256,7 +257,7 @@ def load(
     """
     from diag.providers import index
 
-    root = shipped_dir() if shipped else None
+    root = (root or shipped_dir()) if shipped else None
     database = ProviderDatabase(root=root)
     if root is not None:
         data = index.load_index(root)

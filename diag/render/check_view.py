@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from diag.advice.i18n import Catalog
 from diag.check.model import CheckReport, Setting
 from diag.discovery.model import DiscoveryReport
 from diag.render.safe import sanitized
@@ -23,9 +24,10 @@ def verdict_line(report: CheckReport) -> Text:
 
 
 @sanitized
-def render_check(report: CheckReport, console: Console) -> None:
+def render_check(report: CheckReport, console: Console, t: Catalog | None = None) -> None:
     console.print(verdict_line(report))
     _settings(report, console)
+    _requirements(report, console, t or Catalog("en"))
     render_sources(report.discovery, console)
     if report.live:
         _services(report, console)
@@ -34,6 +36,16 @@ def render_check(report: CheckReport, console: Console) -> None:
     if report.live or report.findings:
         print_findings(report.findings, console)
     console.print(Text(f"checked in {report.elapsed_ms / 1000:.2f} s", style="dim"))
+
+
+def _requirements(report: CheckReport, console: Console, t: Catalog) -> None:
+    """What the provider database says a client must know first (in the chosen language)."""
+    messages = report.discovery.provider_requirements
+    if not messages:
+        return
+    console.print(Text(t("require.title"), style="bold underline"))
+    for message in messages:
+        console.print(Text(f"  - {t(message.key, **message.params)}"))
 
 
 def _settings(report: CheckReport, console: Console) -> None:
@@ -61,6 +73,8 @@ def _settings(report: CheckReport, console: Console) -> None:
 def _username(setting: Setting) -> str:
     if setting.username_value:
         return setting.username_value
+    if setting.username == "login":
+        return "the account's login (not this address)"
     return "full address" if setting.username == "address" else "part before @"
 
 

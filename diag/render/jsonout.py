@@ -23,11 +23,13 @@ if TYPE_CHECKING:
     from diag.providers.database import ProviderDatabase
     from diag.providers.lookup import ProviderMatch
     from diag.providers.schema import Provider
+    from diag.providers.verify import ServerCheck
 
 PROBE_SCHEMA = "maildiag.probe/1"
 PROVIDERS_SCHEMA = "maildiag.providers/1"
 PROVIDER_SCHEMA = "maildiag.provider/1"
 LOOKUP_SCHEMA = "maildiag.lookup/1"
+VERIFY_SCHEMA = "maildiag.providers-verify/1"
 DISCOVERY_SCHEMA = "maildiag.discovery/1"
 CHECK_SCHEMA = "maildiag.check/1"
 ERROR_SCHEMA = "maildiag.error/1"
@@ -169,6 +171,14 @@ def provider_data(
     }
 
 
+def verify_data(checks: list[ServerCheck]) -> dict[str, Any]:
+    return {
+        "schema": VERIFY_SCHEMA,
+        "servers": [plain(c) for c in checks],
+        "stale": sum(1 for c in checks if c.stale),
+    }
+
+
 def lookup_data(match: ProviderMatch, t: Catalog | None = None) -> dict[str, Any]:
     query = match.query
     provider = match.provider
@@ -210,8 +220,12 @@ def discovery_data(report: DiscoveryReport) -> dict[str, Any]:
     }
 
 
-def check_data(report: CheckReport) -> dict[str, Any]:
+def check_data(report: CheckReport, t: Catalog | None = None) -> dict[str, Any]:
     findings = report.findings
+    requirements = [
+        {"key": m.key, "params": m.params, **({"text": t(m.key, **m.params)} if t else {})}
+        for m in report.discovery.provider_requirements
+    ]
     return {
         "schema": CHECK_SCHEMA,
         "domain": report.discovery.domain,
@@ -227,6 +241,7 @@ def check_data(report: CheckReport) -> dict[str, Any]:
             "outgoing": [plain(s) for s in report.outgoing],
         },
         "discovery": discovery_data(report.discovery),
+        "provider_requirements": requirements,
         "services": [
             {
                 "candidate": plain(c.merged.candidate),

@@ -12,6 +12,7 @@ from diag.providers.database import ProviderDatabase
 from diag.providers.lookup import ProviderMatch
 from diag.providers.requirements import age_days, requirement_messages
 from diag.providers.schema import Provider, Server
+from diag.providers.verify import ServerCheck
 from diag.render.safe import sanitized
 
 SOCKET = {"ssl": "SSL/TLS", "starttls": "STARTTLS", "plain": "none (plain text!)"}
@@ -125,9 +126,11 @@ def _render_checks(
 
 
 def _server_row(server: Server, address: str | None, domain: str | None) -> tuple[str, ...]:
-    username = server.username_for(address) or (
-        "your full address" if server.username == "address" else "the part before @"
-    )
+    username = server.username_for(address) or {
+        "address": "your full address",
+        "localpart": "the part before @",
+        "login": "the account's login",
+    }.get(server.username, server.username)
     return (
         PROTOCOL[server.protocol],
         server.host_for(domain),
@@ -188,3 +191,39 @@ def render_lookup(match: ProviderMatch, console: Console, t: Catalog | None = No
                 style="yellow",
             )
         )
+
+
+VERDICT = {
+    "ok": ("as described", "green"),
+    "no_such_host": ("host does not resolve", "red"),
+    "dns_error": ("DNS did not answer", "yellow"),
+    "no_answer": ("port does not answer", "red"),
+    "wrong_security": ("wrong security", "red"),
+    "wrong_name": ("certificate does not name the host", "red"),
+    "tls_error": ("TLS problem", "yellow"),
+    "no_greeting": ("no greeting", "red"),
+    "skipped": ("skipped", "dim"),
+}
+
+
+def render_verify(checks: list[ServerCheck], console: Console) -> None:
+    stale = sum(1 for c in checks if c.stale)
+    table = Table(
+        title=f"{len(checks)} servers, {stale} not as described",
+        title_justify="left",
+        header_style="bold",
+    )
+    for column in ("id", "protocol", "server", "port", "security", "verdict", "detail"):
+        table.add_column(column, overflow="fold")
+    for c in checks:
+        words, style = VERDICT[c.status]
+        table.add_row(
+            c.provider_id,
+            PROTOCOL[c.protocol],
+            c.host,
+            str(c.port),
+            SOCKET[c.socket],
+            Text(words, style=style),
+            Text(c.detail),
+        )
+    console.print(table)
