@@ -552,3 +552,22 @@ def test_verify_is_polite_and_bounded():
     checks = asyncio.run(scenario())
     assert len(checks) == 8 and all(c.status == "no_greeting" for c in checks)
     assert peak == {"127.0.7.1": 1, "127.0.7.2": 1}
+
+
+def test_offline_lookup_loads_no_network_machinery():
+    """`lookup --offline` answers from the index: no dnspython, asyncio, probe or TOML
+    parsing of the whole database (only the entries that name the domain)."""
+    code = (
+        "import sys, tomllib\ncount = [0]\nreal = tomllib.loads\n"
+        "def counting(*a, **k):\n    count[0] += 1\n    return real(*a, **k)\n"
+        "tomllib.loads = counting\nfrom diag.cli import main\n"
+        "main(['lookup', '--offline', 'a@hotmail.nl'])\n"
+        "heavy = [m for m in ('asyncio', 'dns.resolver', 'diag.probe', 'cryptography')\n"
+        "         if m in sys.modules]\n"
+        "print('HEAVY=' + ','.join(heavy) + ' PARSED=' + str(count[0]))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    last = result.stdout.strip().splitlines()[-1]
+    heavy, parsed = last.split(" ")
+    assert heavy == "HEAVY="
+    assert int(parsed.removeprefix("PARSED=")) <= 3  # the answer and its rivals

@@ -7,6 +7,7 @@ from __future__ import annotations
 from diag.check.model import Checked, Setting
 from diag.discovery.model import SOURCE_ORDER
 from diag.model import Security
+from diag.providers.schema import username_value
 
 SECURITY_SCORE = {Security.TLS: 3, Security.STARTTLS: 2, Security.PLAIN: 0}
 OAUTH = {"XOAUTH2", "OAUTHBEARER"}
@@ -50,8 +51,8 @@ def _setting(c: Checked, address: str | None) -> Setting:
     candidate = c.merged.candidate
     username = candidate.username or "address"
     value = None
-    if address and username != "login":  # login: the provider's account name, not derived
-        value = address if username == "address" else address.partition("@")[0]
+    if address:
+        value = username_value(username, address)
     return Setting(
         protocol=candidate.protocol,
         host=candidate.host,

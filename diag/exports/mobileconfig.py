@@ -73,4 +73,6 @@ def _payload(kind: str, identifier: str, seed: str, name: str) -> dict:
 
 
 def _username(candidate: Candidate, address: str) -> str:
-    return address.partition("@")[0] if candidate.username == "localpart" else address
+    from diag.providers.schema import username_value
+
+    return username_value(candidate.username or "address", address) or address

@@ -21,7 +21,11 @@ MAX_XML_BYTES = 1024 * 1024
 
 _SOCKET_IN = {"SSL": "ssl", "STARTTLS": "starttls", "plain": "plain"}
 _SOCKET_OUT = {v: k for k, v in _SOCKET_IN.items()}
-_USER_IN = {"%EMAILADDRESS%": "address", "%EMAILLOCALPART%": "localpart"}
+_USER_IN = {
+    "%EMAILADDRESS%": "address",
+    "%EMAILLOCALPART%": "localpart",
+    "%EMAILLOCALPART%.%EMAILDOMAIN%": "localpart.domain",
+}
 _USER_OUT = {v: k for k, v in _USER_IN.items()} | {"login": ""}  # no placeholder for a login
 _AUTH_IN = {
     "password-cleartext": "password",

@@ -24,6 +24,10 @@ class FrontMatterError(BadInput):
     pass
 
 
+class NothingToKeep(BadInput):
+    """A well-formed page with no fact maildiag can use (only wildcard domains)."""
+
+
 def front_matter(text: str, source: str) -> dict[str, Any]:
     """The front matter between the opening and closing `---` lines, as plain data."""
     if len(text.encode("utf-8", "replace")) > MAX_PAGE_BYTES:
@@ -149,6 +153,8 @@ def to_entry(meta: dict[str, Any], file: str, commit: str, warnings: list[str]) 
         raise FrontMatterError(f"{file}: domains must be a list of names")
     for wildcard in (d for d in domains if "*" in d):
         warnings.append(f"{file}: wildcard domain {wildcard!r} left out")
+    if all("*" in d for d in domains):
+        raise NothingToKeep(f"{file}: only wildcard domains, nothing to look up by")
     servers = meta.get("server") or []
     if not isinstance(servers, list) or not all(isinstance(s, dict) for s in servers):
         raise FrontMatterError(f"{file}: server must be a list of mappings")

@@ -15,7 +15,23 @@ from diag.net.names import normalize_host, normalize_published
 PROTOCOLS_IN = ("imap", "pop3")
 PROTOCOLS_OUT = ("smtp",)
 SOCKETS = ("ssl", "starttls", "plain")
-USERNAMES = ("address", "localpart", "login")  # login: the account's own login, not computed
+# login: the account's own login, not derived from the address;
+# localpart.domain: the ISPDB's %EMAILLOCALPART%.%EMAILDOMAIN% (some Japanese ISPs)
+USERNAMES = ("address", "localpart", "login", "localpart.domain")
+
+
+def username_value(form: str, address: str | None) -> str | None:
+    """The username to type for a mailbox address, in one of the USERNAMES forms."""
+    if not address or form == "login":
+        return None
+    local, _, domain = address.rpartition("@")
+    if form == "localpart":
+        return local
+    if form == "localpart.domain":
+        return f"{local}.{domain}"
+    return address
+
+
 AUTHS = ("password", "app-password", "oauth2")
 LAYERS = ("user", "curated", "ispdb", "deltachat")  # highest precedence first
 CHECK_RESULTS = ("confirms", "contradicts", "partial", "absent")  # absent: the source has no entry
@@ -44,9 +60,7 @@ class Server:
         return self.host.replace(DOMAIN_PLACEHOLDER, domain) if domain else self.host
 
     def username_for(self, address: str | None) -> str | None:
-        if not address or self.username == "login":
-            return None  # "login": the provider's account name, which no address tells
-        return address if self.username == "address" else address.partition("@")[0]
+        return username_value(self.username, address)
 
 
 @dataclass(frozen=True)

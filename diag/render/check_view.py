@@ -75,7 +75,9 @@ def _username(setting: Setting) -> str:
         return setting.username_value
     if setting.username == "login":
         return "the account's login (not this address)"
-    return "full address" if setting.username == "address" else "part before @"
+    return {"address": "full address", "localpart.domain": "part before @, a dot, the domain"}.get(
+        setting.username, "part before @"
+    )
 
 
 def _state(setting: Setting) -> Text:

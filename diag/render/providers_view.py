@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -12,8 +14,9 @@ from diag.providers.database import ProviderDatabase
 from diag.providers.lookup import ProviderMatch
 from diag.providers.requirements import age_days, requirement_messages
 from diag.providers.schema import Provider, Server
-from diag.providers.verify import ServerCheck
-from diag.render.safe import sanitized
+
+if TYPE_CHECKING:  # the probe engine loads only for `providers verify`
+    from diag.providers.verify import ServerCheck
 
 SOCKET = {"ssl": "SSL/TLS", "starttls": "STARTTLS", "plain": "none (plain text!)"}
 AUTH = {"password": "normal password", "app-password": "app password", "oauth2": "OAuth2"}
@@ -130,6 +133,7 @@ def _server_row(server: Server, address: str | None, domain: str | None) -> tupl
         "address": "your full address",
         "localpart": "the part before @",
         "login": "the account's login",
+        "localpart.domain": "the part before @, a dot, the domain",
     }.get(server.username, server.username)
     return (
         PROTOCOL[server.protocol],
@@ -207,6 +211,8 @@ VERDICT = {
 
 
 def render_verify(checks: list[ServerCheck], console: Console) -> None:
+    from diag.render.account_view import safe  # server and certificate text is data
+
     stale = sum(1 for c in checks if c.stale)
     table = Table(
         title=f"{len(checks)} servers, {stale} not as described",
@@ -224,6 +230,6 @@ def render_verify(checks: list[ServerCheck], console: Console) -> None:
             str(c.port),
             SOCKET[c.socket],
             Text(words, style=style),
-            Text(c.detail),
+            Text(safe(c.detail)),
         )
     console.print(table)
