@@ -1,4 +1,4 @@
-"""Benchmark: the whole `maildiag lookup --offline` command, start to exit.
+"""Benchmark: the whole `maildiag lookup --no-mx` command, start to exit.
 
 Run by hand, not in CI (no lab, nothing leaves the machine):
 
@@ -32,12 +32,12 @@ def main() -> int:
     command = [entry] if entry else [sys.executable, "-m", "diag"]
     index = json.loads((ROOT / "providers" / "index.json").read_text())
     print(f"index: {len(index['domains'])} domains, {len(index['entries'])} entries")
-    print(f"command: {' '.join(command)} lookup --offline ADDRESS ({args.runs} runs each)")
+    print(f"command: {' '.join(command)} lookup --no-mx ADDRESS ({args.runs} runs each)")
     for address in ADDRESSES:
         times = []
         for _ in range(args.runs):
             start = time.perf_counter()
-            subprocess.run([*command, "lookup", "--offline", address], capture_output=True)
+            subprocess.run([*command, "lookup", "--no-mx", address], capture_output=True)
             times.append((time.perf_counter() - start) * 1000)
         print(
             f"  {address:22} median {statistics.median(times):6.1f} ms, best {min(times):6.1f} ms"

@@ -1,5 +1,5 @@
 """Coverage report: the share of the public databases' mailbox domains that
-`maildiag lookup --offline` answers, and the misses.
+`maildiag lookup --no-mx` answers, and the misses.
 
 Run by hand (not in CI; it needs the two snapshots, read with git only):
 
@@ -7,7 +7,7 @@ Run by hand (not in CI; it needs the two snapshots, read with git only):
 
 GIT_DIR: a clone (bare or not) of thunderbird/autoconfig and of deltachat/provider-db.
 Every <domain> of ispdb/* and every `domains` item of _providers/*.md counts (wildcard
-domains excepted); each is looked up exactly as `lookup --offline` does.
+domains excepted); each is looked up exactly as `lookup --no-mx` does.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from diag.errors import BadInput  # noqa: E402
-from diag.providers import autoconfig, deltachat  # noqa: E402
-from diag.providers.database import load  # noqa: E402
-from diag.providers.lookup import lookup_offline, parse_query  # noqa: E402
+from diag.errors import BadInput
+from diag.providers import autoconfig, deltachat
+from diag.providers.database import load
+from diag.providers.lookup import lookup_offline, parse_query
 
 
 def git(git_dir: Path, *args: str) -> bytes:

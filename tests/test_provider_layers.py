@@ -103,7 +103,7 @@ def test_every_answer_says_layer_file_and_age(shipped):
     assert match.provider.display_source() == "ispdb/example.org.xml"
     assert match.provider.checked == "" and match.provider.origin.date == "2025-01-02"
     out = subprocess.run(
-        [sys.executable, "-m", "diag", "lookup", "--offline", "--json", "a@gmail.com"],
+        [sys.executable, "-m", "diag", "lookup", "--no-mx", "--json", "a@gmail.com"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -113,7 +113,7 @@ def test_every_answer_says_layer_file_and_age(shipped):
     assert data["provenance"]["file"] == "providers/gmail.toml"
     assert data["provenance"]["checked"] and data["provenance"]["age_days"] >= 0
     gmail = subprocess.run(
-        [sys.executable, "-m", "diag", "lookup", "--offline", "--lang", "en", "a@126.com"],
+        [sys.executable, "-m", "diag", "lookup", "--no-mx", "--lang", "en", "a@126.com"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -320,7 +320,7 @@ def test_import_goes_to_the_folder_the_loader_reads(tmp_path):
     folder = Path(os.environ["XDG_CONFIG_HOME"]) / "maildiag" / "providers"
     assert (folder / "gmail.toml").exists()  # mapped onto the entry answering for gmail.com
     assert "replaces curated entry gmail" in first.stderr
-    found = run("lookup", "--offline", "--json", "a@gmail.com")
+    found = run("lookup", "--no-mx", "--json", "a@gmail.com")
     data = json.loads(found.stdout)
     assert data["provider"]["incoming"][0]["host"] == "imap.proxy.example"
     assert data["provenance"]["layer"] == "user"
@@ -555,13 +555,13 @@ def test_verify_is_polite_and_bounded():
 
 
 def test_offline_lookup_loads_no_network_machinery():
-    """`lookup --offline` answers from the index: no dnspython, asyncio, probe or TOML
+    """`lookup --no-mx` answers from the index: no dnspython, asyncio, probe or TOML
     parsing of the whole database (only the entries that name the domain)."""
     code = (
         "import sys, tomllib\ncount = [0]\nreal = tomllib.loads\n"
         "def counting(*a, **k):\n    count[0] += 1\n    return real(*a, **k)\n"
         "tomllib.loads = counting\nfrom diag.cli import main\n"
-        "main(['lookup', '--offline', 'a@hotmail.nl'])\n"
+        "main(['lookup', '--no-mx', 'a@hotmail.nl'])\n"
         "heavy = [m for m in ('asyncio', 'dns.resolver', 'diag.probe', 'cryptography')\n"
         "         if m in sys.modules]\n"
         "print('HEAVY=' + ','.join(heavy) + ' PARSED=' + str(count[0]))"
