@@ -110,7 +110,8 @@ def import_command(source: Path, target: str | None, force: bool = False) -> int
             if out.exists() and not force:
                 failed += 1
                 print(
-                    f"maildiag: warning: {clean(out)} exists; not overwritten (--force replaces it)",
+                    f"maildiag: warning: {clean(out)} exists; not overwritten "
+                    "(--force replaces it)",
                     file=sys.stderr,
                 )
                 continue
@@ -228,9 +229,8 @@ def verify_command(
 
         print(dumps(verify_data(checks)))
     else:
-        from rich.console import Console
-
+        from diag.render.console import make_console
         from diag.render.providers_view import render_verify
 
-        render_verify(checks, Console())
+        render_verify(checks, make_console())
     return EXIT_WARNING if any(c.stale for c in checks) else EXIT_OK

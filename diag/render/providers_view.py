@@ -14,6 +14,7 @@ from diag.providers.database import ProviderDatabase
 from diag.providers.lookup import ProviderMatch
 from diag.providers.requirements import age_days, requirement_messages
 from diag.providers.schema import Provider, Server
+from diag.render.safe import sanitized
 
 if TYPE_CHECKING:  # the probe engine loads only for `providers verify`
     from diag.providers.verify import ServerCheck
@@ -210,9 +211,8 @@ VERDICT = {
 }
 
 
+@sanitized
 def render_verify(checks: list[ServerCheck], console: Console) -> None:
-    from diag.render.account_view import safe  # server and certificate text is data
-
     stale = sum(1 for c in checks if c.stale)
     table = Table(
         title=f"{len(checks)} servers, {stale} not as described",
@@ -230,6 +230,6 @@ def render_verify(checks: list[ServerCheck], console: Console) -> None:
             str(c.port),
             SOCKET[c.socket],
             Text(words, style=style),
-            Text(safe(c.detail)),
+            Text(c.detail),
         )
     console.print(table)
