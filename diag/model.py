@@ -133,6 +133,10 @@ class CertificateInfo:
     self_signed: bool
     is_ca: bool
     aia_ca_issuers: list[str] = field(default_factory=list)
+    # Encoding rules the certificate breaks, in plain words (negative serial, string
+    # types strict parsers refuse, ...); empty for a well-formed certificate.
+    problems: list[str] = field(default_factory=list)
+    strictly_readable: bool = True  # False: described by the lenient reader (diag.tls.der)
 
 
 @dataclass
@@ -167,6 +171,7 @@ class TlsInfo:
     # "TLSv1" / "TLSv1.1" -> True accepted, False refused, None could not test
     legacy: dict[str, bool | None] = field(default_factory=dict)
     legacy_errors: dict[str, str] = field(default_factory=dict)
+    chain_detail: str | None = None  # the parsers' own words about malformed certificates
 
 
 @dataclass

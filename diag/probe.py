@@ -323,19 +323,24 @@ async def handshake(
 
 
 def _describe_chain(info: TlsInfo, der_chain: list[bytes], host: str, store: TrustStore) -> None:
-    from diag.tls.certificate import describe
-    from diag.tls.trust import assess, load_chain
+    """Describe the chain as far as it can be read; judge trust when a strict parser read
+    it all. Never raises: one odd certificate must not cost the other services."""
+    import warnings
+
+    from diag.tls.certificate import read_chain
+    from diag.tls.trust import assess
 
     if not der_chain:
         info.error = "the server sent no certificate"
         return
-    try:
-        chain = load_chain(der_chain)
-    except ValueError as exc:
-        info.error = f"the server's certificate cannot be parsed: {exc}"
-        return
-    info.chain = [describe(c) for c in chain]
-    info.trust = assess(chain, host, store)
+    reading = read_chain(der_chain)
+    info.chain = reading.infos
+    info.chain_detail = "; ".join(reading.detail) or None
+    if reading.certificates is None:
+        return  # trust cannot be judged: the malformed-certificate finding says so
+    with warnings.catch_warnings():  # already turned into findings by read_chain
+        warnings.simplefilter("ignore")
+        info.trust = assess(reading.certificates, host, store)
 
 
 async def _quit(dialect: Dialect, conn: Connection, budget: Budget) -> None:

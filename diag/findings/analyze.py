@@ -224,6 +224,7 @@ def tls_findings(label: str, tls: TlsInfo, now: datetime | None = None) -> list[
             out.append(_handshake_failed(label, tls, "(certificate)"))
         return out
     leaf = tls.chain[0]
+    out.extend(_malformed(label, tls))
     out.extend(_validity(label, leaf, now))
     trust = tls.trust
     if trust is not None:
@@ -341,6 +342,23 @@ def _trust(label: str, leaf: CertificateInfo, sent: int, trust: TrustResult) -> 
             f"{label}: the certificate does not chain to a trusted root",
             trust.error or "the chain does not lead to a trusted root",
             detail=trust.error_detail,
+        )
+    ]
+
+
+def _malformed(label: str, tls: TlsInfo) -> list[Finding]:
+    problems = list(dict.fromkeys(p for cert in tls.chain for p in cert.problems))
+    if not problems:
+        return []
+    unjudged = tls.trust is None
+    return [
+        finding(
+            "tls.cert.malformed",
+            label,
+            f"{label}: the certificate breaks encoding rules"
+            + ("; whether clients trust it could not be checked" if unjudged else ""),
+            "; ".join(problems),
+            detail=tls.chain_detail,
         )
     ]
 

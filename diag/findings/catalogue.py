@@ -161,6 +161,12 @@ CATALOGUE: dict[str, Entry] = {
         "Configure the full chain file (leaf followed by intermediates), e.g. Let's "
         "Encrypt's fullchain.pem, and reload.",
     ),
+    "tls.cert.malformed": Entry(
+        W,
+        "the certificate breaks encoding rules that strict parsers enforce",
+        "Reissue the certificate with a current tool (UTF8String or PrintableString names, "
+        "ASCII host names, a positive serial, attributes within RFC 5280's bounds).",
+    ),
     "tls.cert.nonconforming": Entry(
         W,
         "the certificate breaks rules that strict verifiers enforce",

@@ -41,6 +41,11 @@ class TrustStore:
     verdicts: dict = field(default_factory=dict, compare=False, repr=False)
 
     def extended(self, pem_path: Path | None) -> TrustStore:
+        with warnings.catch_warnings():  # odd serials in a CA file are not ours to report
+            warnings.simplefilter("ignore")
+            return self._extended(pem_path)
+
+    def _extended(self, pem_path: Path | None) -> TrustStore:
         if pem_path is None:
             return TrustStore(self.roots, self.intermediates)  # its own verdict memo
         certs = read_pem_bundle(pem_path)

@@ -207,3 +207,27 @@ def imap_implicit(context: ssl.SSLContext):
         writer.close()
 
     return handler
+
+
+def pop3_implicit(context: ssl.SSLContext):
+    """POP3 with implicit TLS (995): greeting, CAPA, QUIT."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with suppress(ConnectionError, ssl.SSLError, OSError, TimeoutError):
+            async with asyncio.timeout(5):
+                await writer.start_tls(context)
+            writer.write(b"+OK scripted POP3 ready\r\n")
+            async for line in _lines(reader):
+                command = line.split(" ", 1)[0].upper()
+                if command == "CAPA":
+                    writer.write(b"+OK\r\nUSER\r\nSASL PLAIN\r\n.\r\n")
+                elif command == "QUIT":
+                    writer.write(b"+OK bye\r\n")
+                    await writer.drain()
+                    break
+                else:
+                    writer.write(b"-ERR no\r\n")
+                await writer.drain()
+        writer.close()
+
+    return handler
