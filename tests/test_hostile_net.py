@@ -22,7 +22,11 @@ from diag.check.verify import MAX_SERVERS_PER_CHECK
 from diag.discovery.discover import DiscoveryOptions, discover
 from diag.discovery.sources import MAX_SERVERS_PER_SOURCE
 from diag.model import Reachability
-from diag.net.connection import MAX_ADDRESSES_PER_HOST, MAX_CONNECTIONS_PER_ADDRESS
+from diag.net.connection import (
+    MAX_ADDRESSES_PER_HOST,
+    MAX_CONNECTIONS_PER_ADDRESS,
+    race_order,
+)
 from diag.net.dns import Nameserver
 from diag.net.http import FETCH_STEPS
 from diag.probe import ProbeOptions, probe_host
@@ -34,6 +38,7 @@ from tests.hostile.world import (
     CAP7,
     GOOD,
     HTTP_FAULTS,
+    IMAP,
     NS,
     ONE40,
     SRV300,
@@ -237,6 +242,32 @@ def test_30_dropped_addresses_are_raced_within_the_host_deadline(hostile):
     assert service.reachability is Reachability.TIMEOUT
     assert 1 <= len(service.attempts) <= MAX_ADDRESSES_PER_HOST
     assert elapsed < timeout * 3  # the connect step's own deadline, plus DNS; not 30 s
+
+
+def test_a_dropping_first_address_costs_one_stagger_not_a_timeout(hostile):
+    """RFC 8305: the second address starts 250 ms after the first, not after its timeout."""
+    options = ProbeOptions(
+        timeout=3, nameserver=Nameserver(*NS), ports=(993,), ca_file=hostile.ca_file
+    )
+    start = time.monotonic()
+    report = asyncio.run(probe_host(f"race.{BASE}", options))
+    elapsed = time.monotonic() - start
+    (service,) = report.services
+    assert service.reachability is Reachability.CONNECTED and service.address == IMAP
+    assert [a.address for a in service.attempts] == [IMAP]  # the lost race is no failure
+    assert elapsed < 2.5  # trying the addresses in turn would take 3 s before the second
+
+
+def test_race_order_interleaves_families():
+    addresses = ["2001:db8::1", "2001:db8::2", "192.0.2.1", "192.0.2.2", "192.0.2.3"]
+    assert race_order(addresses) == [
+        "2001:db8::1",
+        "192.0.2.1",
+        "2001:db8::2",
+        "192.0.2.2",
+        "192.0.2.3",
+    ]
+    assert len(race_order([f"192.0.2.{i}" for i in range(50)])) == MAX_ADDRESSES_PER_HOST
 
 
 # -- item 6: total deadlines -----------------------------------------------------------

@@ -173,6 +173,7 @@ def build(h: Hostile) -> None:
         ports = range(30001 + 10 * index, 30011 + 10 * index)
         z.add(f"{label}._tcp.{d}", "SRV", *(f"10 1 {p} one40host.{BASE}." for p in ports))
     z.add(f"many30.{BASE}", "A", *DROPPED)
+    z.add(f"race.{BASE}", "A", DROPPED[0], IMAP)  # the first address drops, the second answers
     z.add(f"cap7.{BASE}", "A", CAP7)
     z.add(f"dripsmtp.{BASE}", "A", DRIP_SMTP)
 
