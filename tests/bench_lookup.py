@@ -6,13 +6,16 @@ Run by hand, not in CI (no lab, nothing leaves the machine):
 
 For an address answered by each layer (curated, ISPDB, Delta Chat) and an unknown one,
 runs the installed entry point (else `python -m diag`) N times and reports the median
-and best wall time, and how many domains the shipped index holds. Target: <= 150 ms.
+and best wall time and CPU time (user + system: less disturbed than wall time when the
+machine is busy), beside `maildiag --version` (the CLI's own floor), and how many
+domains the shipped index holds. Target: <= 150 ms.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import statistics
 import subprocess
@@ -33,14 +36,21 @@ def main() -> int:
     index = json.loads((ROOT / "providers" / "index.json").read_text())
     print(f"index: {len(index['domains'])} domains, {len(index['entries'])} entries")
     print(f"command: {' '.join(command)} lookup --no-mx ADDRESS ({args.runs} runs each)")
-    for address in ADDRESSES:
-        times = []
+    runs = {"--version": ["--version"]}
+    runs |= {address: ["lookup", "--no-mx", address] for address in ADDRESSES}
+    for label, argv in runs.items():
+        wall, cpu = [], []
         for _ in range(args.runs):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
-            subprocess.run([*command, "lookup", "--no-mx", address], capture_output=True)
-            times.append((time.perf_counter() - start) * 1000)
+            subprocess.run([*command, *argv], capture_output=True)
+            wall.append((time.perf_counter() - start) * 1000)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            cpu.append(used * 1000)
         print(
-            f"  {address:22} median {statistics.median(times):6.1f} ms, best {min(times):6.1f} ms"
+            f"  {label:22} wall median {statistics.median(wall):6.1f} best {min(wall):6.1f}"
+            f" | CPU median {statistics.median(cpu):6.1f} best {min(cpu):6.1f} ms"
         )
     return 0
 

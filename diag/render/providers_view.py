@@ -61,7 +61,9 @@ def provenance_line(provider: Provider, t: Catalog) -> str:
     if days is None:
         age = "?"
     else:
-        age = t("provenance.age_today") if days == 0 else t("provenance.age_days", days=days)
+        age = {0: t("provenance.age_today"), 1: t("provenance.age_yesterday")}.get(days) or t(
+            "provenance.age_days", days=days
+        )
     key = "provenance.changed" if provider.layer == "ispdb" else "provenance.line"
     return t(key, layer=layer, file=file, date=provider.checked, age=age)
 
