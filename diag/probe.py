@@ -198,20 +198,23 @@ async def probe_service(
     result.connect_ms = attempts[-1].ms
     sni = None if dns_result.is_literal else host
 
-    scan = injection = None
+    scan = injection = handshaken = None
     if options.scan and options.legacy_tls:  # both switches: legacy_tls is the old name
         from diag.tlsscan.injection import injection_test
         from diag.tlsscan.scan import scan_service
 
-        scan = asyncio.ensure_future(scan_service(result.address, spec, sni, budget))
+        handshaken = asyncio.get_running_loop().create_future()
+        scan = asyncio.ensure_future(scan_service(result.address, spec, sni, budget, handshaken))
         if spec.security is Security.STARTTLS:
             injection = asyncio.ensure_future(
                 injection_test(result.address, spec.port, spec.protocol, sni, budget)
             )
     try:
-        await _session(conn, host, sni, spec, result, budget, store)
+        await _session(conn, host, sni, spec, result, budget, store, handshaken)
     finally:
         await conn.close()
+        if handshaken is not None and not handshaken.done():
+            handshaken.set_result(None)  # no handshake happened: the scanner asks itself
         if scan is not None:
             result.scan = await scan
             _legacy_from_scan(result)
@@ -231,11 +234,16 @@ async def _session(
     result: ServiceResult,
     budget: Budget,
     store: Callable[[], TrustStore],
+    handshaken: asyncio.Future[TlsInfo | None] | None = None,
 ) -> None:
-    """One protocol session; every failure is recorded on `result`, none escapes."""
+    """One protocol session; every failure is recorded on `result`, none escapes.
+
+    `handshaken` learns the TLS session as soon as there is one (the scanner reads the
+    negotiated version from it instead of asking again)."""
     dialect = dialect_for(spec.protocol)
     if spec.security is Security.TLS:
         result.tls = await handshake(conn, host, sni, budget, store)
+        _tell(handshaken, result.tls)
         if not result.tls.ok:
             return
     greeting_clock = time.perf_counter()
@@ -264,6 +272,7 @@ async def _session(
             await _quit(dialect, conn, budget)
             return
         result.tls = await handshake(conn, host, sni, budget, store)
+        _tell(handshaken, result.tls)
         if conn.discarded:  # plaintext after the go-ahead: dropped, never read as TLS data
             result.starttls.pipelined = conn.discarded[:300].decode("utf-8", errors="replace")
         if not result.tls.ok:
@@ -346,6 +355,11 @@ def _describe_chain(info: TlsInfo, der_chain: list[bytes], host: str, store: Tru
 async def _quit(dialect: Dialect, conn: Connection, budget: Budget) -> None:
     with contextlib.suppress(StepTimeout, ProtocolError):  # a courtesy: nothing depends on it
         await dialect.quit(conn, budget.deadline())
+
+
+def _tell(future: asyncio.Future[TlsInfo | None] | None, tls: TlsInfo) -> None:
+    if future is not None and not future.done():
+        future.set_result(tls)
 
 
 def _legacy_from_scan(result: ServiceResult) -> None:

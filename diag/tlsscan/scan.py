@@ -9,9 +9,10 @@ version means "refused"; a failure before the hello means "could not test".
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 
-from diag.model import Security, ServiceSpec
+from diag.model import Security, ServiceSpec, TlsInfo
 from diag.net.connection import Budget, Connection, ProtocolError, StepTimeout, connect
 from diag.protocols import dialect_for
 from diag.tlsscan.hello import client_hello
@@ -40,19 +41,24 @@ class _Untestable(Exception):
 
 
 async def scan_service(
-    address: str, spec: ServiceSpec, server_name: str | None, budget: Budget
+    address: str,
+    spec: ServiceSpec,
+    server_name: str | None,
+    budget: Budget,
+    main: asyncio.Future[TlsInfo | None] | None = None,
 ) -> TlsScan:
     """Three chains of hellos at once, as few as the answers allow (connections to one
     address are capped, and many servers start a process per connection):
 
-    - TLS 1.3 and TLS 1.2, one hello each;
+    - TLS 1.3 from the main session's handshake (`main`), which offers it: a hello only
+      when that handshake did not happen; TLS 1.2, one hello;
     - the old versions from the top: a hello whose maximum is TLS 1.1 is answered with
       the highest old version the server accepts (or refused, which settles all three);
       the next hello's maximum is the version below that answer;
     - weak suites: one hello offering all of them; whenever the server picks one, its
       classes are recorded and the next hello leaves them out, until it refuses.
 
-    A current server costs four hellos, each on its own connection, all at once.
+    A current server costs three hellos, each on its own connection, all at once.
     """
     clock = time.perf_counter()
     scan = TlsScan()
@@ -102,7 +108,18 @@ async def scan_service(
                 scan.weak[name] = WeakClass(True, chosen, VERSION_NAMES.get(answer.version))
                 del remaining[name]
 
-    await asyncio.gather(exact("TLSv1.3"), exact("TLSv1.2"), old_versions(), weak())
+    async def tls13() -> None:
+        info = await main if main is not None and ssl.HAS_TLSv1_3 else None
+        if info is None or not info.ok or info.version is None:
+            await exact("TLSv1.3")
+            return
+        scan.versions["TLSv1.3"] = info.version == "TLSv1.3"
+        if info.version != "TLSv1.3":
+            scan.answers["TLSv1.3"] = (
+                f"the main handshake offered TLS 1.3 and the server chose {info.version}"
+            )
+
+    await asyncio.gather(tls13(), exact("TLSv1.2"), old_versions(), weak())
     scan.versions = {name: scan.versions.get(name) for name in VERSIONS}
     scan.weak = {name: scan.weak[name] for name in WEAK_CLASSES}
     scan.elapsed_ms = round((time.perf_counter() - clock) * 1000, 1)
