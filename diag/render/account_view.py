@@ -17,6 +17,7 @@ from rich.text import Text
 from diag.account.model import LoginReport, LoginResult, Outcome, RoundtripReport
 from diag.model import Finding
 from diag.render.jsonout import plain
+from diag.render.layout import show_table
 from diag.render.safe import clean
 from diag.render.terminal import print_findings, verdict_word
 
@@ -94,7 +95,7 @@ def render_login(report: LoginReport, console: Console) -> None:
             f"  as {safe(report.username)}  ({report.elapsed_ms / 1000:.2f} s)",
         )
     )
-    console.print(_logins_table(report.results))
+    show_table(console, _logins_table(report.results))
     for result in report.results:
         if result.imap is not None:
             _imap_facts(result, console)
@@ -106,7 +107,7 @@ def render_login(report: LoginReport, console: Console) -> None:
 def _logins_table(results: list[LoginResult]) -> Table:
     table = Table(show_header=True, header_style="bold", expand=False, pad_edge=False)
     for column in ("service", "server", "login", "method", "TLS", "answer", "time"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column)
     for r in results:
         tls = r.tls
         tls_text = "-"
@@ -133,7 +134,7 @@ def _imap_facts(result: LoginResult, console: Console) -> None:
     assert facts is not None
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
-    grid.add_column(overflow="fold")
+    grid.add_column()
     roles = ", ".join(
         f"{m.role}: {m.name}" for m in facts.mailboxes if m.role and m.role != "inbox"
     )
@@ -151,7 +152,7 @@ def _imap_facts(result: LoginResult, console: Console) -> None:
     for error in facts.errors:
         grid.add_row("error", Text(safe(error)))
     console.print(Text(f"After login ({result.target.label})", style="bold underline"))
-    console.print(grid)
+    show_table(console, grid)
 
 
 def _smtp_facts(result: LoginResult, console: Console) -> None:
@@ -159,7 +160,7 @@ def _smtp_facts(result: LoginResult, console: Console) -> None:
     assert facts is not None
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
-    grid.add_column(overflow="fold")
+    grid.add_column()
     if facts.size_limit is None:
         size = "not advertised"
     elif facts.size_limit == 0:
@@ -170,16 +171,16 @@ def _smtp_facts(result: LoginResult, console: Console) -> None:
     accepted = {True: "accepted", False: "REFUSED", None: "not tried"}[facts.sender_accepted]
     grid.add_row("sender", Text(safe(f"{facts.sender}: {accepted}")))
     console.print(Text(f"After login ({result.target.label})", style="bold underline"))
-    console.print(grid)
+    show_table(console, grid)
 
 
 def render_roundtrip(report: RoundtripReport, console: Console) -> None:
     word, style = verdict_word(report.exit_code)
     console.print(Text.assemble((word, style), safe(report.verdict.split(" ", 1)[1])))
-    console.print(_logins_table(report.login))
+    show_table(console, _logins_table(report.login))
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
-    grid.add_column(overflow="fold")
+    grid.add_column()
     grid.add_row("from / to", Text(safe(f"{report.sender} -> {report.recipient}")))
     grid.add_row("subject", Text(f"maildiag round trip {report.token}"))
     grid.add_row("Message-ID", Text(safe(report.message_id)))
@@ -205,7 +206,7 @@ def render_roundtrip(report: RoundtripReport, console: Console) -> None:
         grid.add_row("cleanup", Text(safe(state + (f": {cleanup.note}" if cleanup.note else ""))))
     elif cleanup.note:
         grid.add_row("cleanup", Text(safe(cleanup.note)))
-    console.print(grid)
+    show_table(console, grid)
     _print_findings(report.all_findings, console)
 
 

@@ -9,6 +9,7 @@ from rich.text import Text
 from diag.advice.i18n import Catalog
 from diag.advice.model import Recommendation
 from diag.advice.render import compare_data, confidence, group_titles, headline, text
+from diag.render.layout import show_table
 from diag.render.safe import sanitized
 
 COLOUR = {"imap": "bold green", "pop3": "bold cyan", "none": "bold yellow"}
@@ -53,4 +54,4 @@ def render_compare(t: Catalog, console: Console) -> None:
     table.add_column("IMAP")
     for row in data["rows"]:
         table.add_row(row["label"], row["pop3"], row["imap"])
-    console.print(table)
+    show_table(console, table)

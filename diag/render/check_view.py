@@ -9,6 +9,7 @@ from rich.text import Text
 from diag.advice.i18n import Catalog
 from diag.check.model import CheckReport, Setting
 from diag.discovery.model import DiscoveryReport
+from diag.render.layout import show_table
 from diag.render.safe import sanitized
 from diag.render.terminal import print_findings, verdict_word
 
@@ -51,7 +52,7 @@ def _requirements(report: CheckReport, console: Console, t: Catalog) -> None:
 def _settings(report: CheckReport, console: Console) -> None:
     table = Table(title="Recommended settings", title_justify="left", header_style="bold")
     for column in ("", "protocol", "server", "port", "security", "username", "login", "state"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column)
     rows = [("outgoing" if s.protocol == "smtp" else "incoming", s) for s in report.best]
     if not rows:
         console.print(Text("No working settings found.", style="bold red"))
@@ -67,7 +68,7 @@ def _settings(report: CheckReport, console: Console) -> None:
             ", ".join(AUTH.get(a, a) for a in setting.auth) or "-",
             _state(setting),
         )
-    console.print(table)
+    show_table(console, table)
 
 
 def _username(setting: Setting) -> str:
@@ -92,7 +93,7 @@ def _state(setting: Setting) -> Text:
 def render_sources(report: DiscoveryReport, console: Console) -> None:
     table = Table(title="Sources", title_justify="left", header_style="bold")
     for column in ("source", "location", "status", "says"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column)
     for source in report.sources:
         says = ", ".join(f"{c.protocol.upper()} {c.host}:{c.port}" for c in source.candidates[:4])
         if len(source.candidates) > 4:
@@ -102,7 +103,7 @@ def render_sources(report: DiscoveryReport, console: Console) -> None:
         table.add_row(
             source.source, source.location, Text(status, STATUS_STYLE[source.status]), detail
         )
-    console.print(table)
+    show_table(console, table)
 
 
 @sanitized
@@ -118,7 +119,7 @@ def render_discovery(report: DiscoveryReport, console: Console) -> None:
     render_sources(report, console)
     table = Table(title="Candidates", title_justify="left", header_style="bold")
     for column in ("protocol", "server", "port", "security", "username", "sources"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column)
     for entry in report.merged():
         c = entry.candidate
         table.add_row(
@@ -129,13 +130,13 @@ def render_discovery(report: DiscoveryReport, console: Console) -> None:
             c.username or "-",
             ", ".join(entry.sources),
         )
-    console.print(table)
+    show_table(console, table)
 
 
 def _services(report: CheckReport, console: Console) -> None:
     table = Table(title="Servers tested", title_justify="left", header_style="bold")
     for column in ("service", "sources", "result", "TLS", "certificate", "login after TLS"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column)
     for c in report.checked:
         r = c.result
         if r is None:
@@ -157,7 +158,7 @@ def _services(report: CheckReport, console: Console) -> None:
             cert,
             auth or "-",
         )
-    console.print(table)
+    show_table(console, table)
 
 
 def _domain(report: CheckReport, console: Console) -> None:

@@ -14,6 +14,7 @@ from diag.providers.database import ProviderDatabase
 from diag.providers.lookup import ProviderMatch
 from diag.providers.requirements import age_days, requirement_messages
 from diag.providers.schema import Provider, Server
+from diag.render.layout import show_table
 from diag.render.safe import sanitized
 
 if TYPE_CHECKING:  # the probe engine loads only for `providers verify`
@@ -36,7 +37,7 @@ render_list.sanitized = True  # type: ignore[attr-defined]  # through _entries
 def _entries(providers: list[Provider], console: Console) -> None:
     table = Table(title=f"{len(providers)} providers", header_style="bold")
     for column in ("id", "layer", "name", "domains / MX", "protocols", "checked"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column)
     for provider in providers:
         names = list(provider.domains[:3]) + [f"MX {m}" for m in provider.mx[:2]]
         more = len(provider.domains) + len(provider.mx) - len(names)
@@ -49,7 +50,7 @@ def _entries(providers: list[Provider], console: Console) -> None:
             " ".join(PROTOCOL[p] for p in protocols) or "none",
             provider.checked or "-",
         )
-    console.print(table)
+    show_table(console, table, one_line=True)
 
 
 def provenance_line(provider: Provider, t: Catalog) -> str:
@@ -92,10 +93,10 @@ def render_provider(
             continue
         table = Table(title=title, title_justify="left", header_style="bold")
         for column in ("protocol", "server", "port", "security", "username", "login"):
-            table.add_column(column, overflow="fold")
+            table.add_column(column)
         for server in servers:
             table.add_row(*_server_row(server, address, domain))
-        console.print(table)
+        show_table(console, table)
     _section(
         console, t("require.title"), [t(m.key, **m.params) for m in requirement_messages(provider)]
     )

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 
-from rich.console import Console, Group
-from rich.panel import Panel
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -19,6 +18,7 @@ from diag.model import (
     Severity,
     Stage,
 )
+from diag.render.layout import show_table
 from diag.render.safe import sanitized
 
 STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -42,10 +42,9 @@ def render_probe(report: ProbeReport, console: Console) -> None:
         )
     )
     if report.services and report.dns.addresses:
-        console.print(_services_table(report.services))
-        certs = _unique_certificates(report.services)
-        if certs:
-            console.print(_certificates(certs))
+        show_table(console, _services_table(report.services))
+        for labels, service in _unique_certificates(report.services):
+            _certificate(labels, service, console)
     print_findings(report.all_findings, console)
 
 
@@ -60,7 +59,7 @@ def _services_table(services: list[ServiceResult]) -> Table:
         "login before TLS",
         "login after TLS",
     ):
-        table.add_column(column, overflow="fold")
+        table.add_column(column)
     for service in services:
         worst = max((f.severity.rank for f in service.findings), default=-1)
         style = {2: "red", 1: "yellow"}.get(worst, "green" if service.usable else "dim")
@@ -142,43 +141,36 @@ def _unique_certificates(services: list[ServiceResult]) -> list[tuple[list[str],
     return list(seen.values())
 
 
-def _certificates(certs: list[tuple[list[str], ServiceResult]]) -> Group:
-    panels = []
-    for labels, service in certs:
-        tls = service.tls
-        assert tls is not None
-        leaf: CertificateInfo = tls.chain[0]
-        trust = tls.trust
-        grid = Table.grid(padding=(0, 2))
-        grid.add_column(style="bold")
-        grid.add_column(overflow="fold")
-        grid.add_row("subject", leaf.subject)
-        grid.add_row("names", ", ".join(leaf.dns_names + leaf.ip_addresses) or "(none)")
-        grid.add_row("issuer", leaf.issuer)
-        grid.add_row("valid", f"{leaf.not_before} to {leaf.not_after} ({leaf.days_left} days left)")
-        key = f"{leaf.key_type} {leaf.key_bits}" + (f" {leaf.key_curve}" if leaf.key_curve else "")
-        grid.add_row("key", f"{key}, signed {leaf.signature_algorithm}")
-        grid.add_row("serial", leaf.serial)
-        grid.add_row("sha256", leaf.sha256)
-        grid.add_row("chain", f"{len(tls.chain)} certificate(s) sent")
-        if trust is not None:
-            verdict = "trusted" if trust.trusted else f"NOT trusted: {trust.error}"
-            if trust.trusted and trust.nonconforming:
-                verdict += " by mail clients; strict verifiers refuse it"
-            grid.add_row("trust", verdict)
-            grid.add_row(
-                "name",
-                "matches" if trust.hostname_matches else f"does NOT match {trust.hostname_checked}",
-            )
-        panels.append(
-            Panel(
-                grid,
-                title=Text(f"certificate of {', '.join(labels)}"),
-                title_align="left",
-                expand=False,
-            )
-        )
-    return Group(*panels)
+def _certificate(labels: list[str], service: ServiceResult, console: Console) -> None:
+    tls = service.tls
+    assert tls is not None
+    leaf: CertificateInfo = tls.chain[0]
+    trust = tls.trust
+    console.print(Text(f"Certificate of {', '.join(labels)}", style="bold"))
+    key = f"{leaf.key_type} {leaf.key_bits}" + (f" {leaf.key_curve}" if leaf.key_curve else "")
+    rows = [
+        ("subject", leaf.subject),
+        ("names", ", ".join(leaf.dns_names + leaf.ip_addresses) or "(none)"),
+        ("issuer", leaf.issuer),
+        ("valid", f"{leaf.not_before} to {leaf.not_after} ({leaf.days_left} days left)"),
+        ("key", f"{key}, signed {leaf.signature_algorithm}"),
+        ("serial", leaf.serial),
+        ("sha256", leaf.sha256),
+        ("chain", f"{len(tls.chain)} certificate(s) sent"),
+    ]
+    if trust is not None:
+        verdict = "trusted" if trust.trusted else f"NOT trusted: {trust.error}"
+        if trust.trusted and trust.nonconforming:
+            verdict += " by mail clients; strict verifiers refuse it"
+        rows.append(("trust", verdict))
+        matches = "matches" if trust.hostname_matches else "does NOT match "
+        rows.append(("name", matches + ("" if trust.hostname_matches else trust.hostname_checked)))
+    grid = Table.grid(padding=(0, 2, 0, 0))  # no left padding: widths as rich counts them
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    for label, value in rows:
+        grid.add_row(f"  {label}", value)
+    show_table(console, grid)
 
 
 @sanitized
