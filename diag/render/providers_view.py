@@ -223,7 +223,7 @@ def render_verify(checks: list[ServerCheck], console: Console) -> None:
         header_style="bold",
     )
     for column in ("id", "protocol", "server", "port", "security", "verdict", "detail"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column)
     for c in checks:
         words, style = VERDICT[c.status]
         table.add_row(
@@ -235,4 +235,4 @@ def render_verify(checks: list[ServerCheck], console: Console) -> None:
             Text(words, style=style),
             Text(c.detail),
         )
-    console.print(table)
+    show_table(console, table)
