@@ -260,13 +260,13 @@ def _protocols(label: str, tls: TlsInfo, scan: TlsScan | None) -> list[Finding]:
         versions[version] = versions.get(version) or accepted
     old = [v for v in ("SSLv3", "TLSv1", "TLSv1.1") if versions.get(v)]
     if old:
-        how = "ClientHellos offering only" if scan else "handshakes forced to"
         out.append(
             finding(
                 "tls.legacy_protocol",
                 label,
                 f"{label}: accepts {' and '.join(old)}",
-                f"{how} {', '.join(old)} were answered with a ServerHello",
+                f"the server answered with a ServerHello for {', '.join(old)}"
+                + (" (hand-built ClientHellos capped at those versions)" if scan else ""),
                 severity=Severity.ERROR if "SSLv3" in old else None,
             )
         )
@@ -288,7 +288,9 @@ def _protocols(label: str, tls: TlsInfo, scan: TlsScan | None) -> list[Finding]:
                 "tls.weak_cipher",
                 label,
                 f"{label}: accepts weak cipher suites: {', '.join(weak)}",
-                "a ClientHello offering only these suites was accepted: " + "; ".join(parts) + note,
+                "the server picked weak suites from ClientHellos offering nothing else: "
+                + "; ".join(parts)
+                + note,
                 severity=Severity.ERROR if serious else None,
             )
         )
