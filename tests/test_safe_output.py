@@ -143,3 +143,67 @@ def test_every_public_view_is_sanitized():
             function = getattr(module, name)
             if name.startswith("render_") and callable(function):
                 assert getattr(function, "sanitized", False), f"{module.__name__}.{name}"
+
+
+SOURCE_CASES = [
+    "[link=http://evil.example/]x[/link]",
+    "[reverse]r",
+    "[/x] unbalanced",
+    "\x1b]0;title\x07\x1b[2J",
+    "\x1b]8;;http://evil.example/\x1b\\",
+    "NUL\x00hidden",
+    "CN\nOK fake line",
+]
+
+
+def _one_source(report, case: str, where: str) -> None:
+    from diag.render.check_view import render_check
+
+    for terminal_mode in (True, False):
+        options = {"force_terminal": True, "color_system": "truecolor"} if terminal_mode else {}
+        out = io.StringIO()
+        render_check(report, make_console(file=out, width=200, **options))
+        visible = SGR.sub("", out.getvalue())
+        assert not RAW.search(visible), (where, case, visible)
+        assert clean(case) in visible, (where, case, visible)  # shown as sent, escaped
+        assert "\x1b]8;" not in out.getvalue()
+    from diag.render.jsonout import check_data
+
+    out_json = dumps(check_data(report))
+    assert not RAW.search(out_json.replace("\n", ""))
+    assert any(case in text for text in _strings(json.loads(out_json)))  # exact data kept
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def test_spf_and_dmarc_records_are_shown_escaped():
+    from tests.hostile_text import check_report
+
+    for case in SOURCE_CASES:
+        report = check_report()
+        assert report.domain is not None
+        report.domain.spf.records = [f"v=spf1 {case} -all"]
+        report.domain.dmarc.records = [f"v=DMARC1; p=none; {case}"]
+        _one_source(report, case, "SPF/DMARC")
+
+
+def test_autodiscover_server_is_shown_escaped():
+    import dataclasses
+
+    from tests.hostile_text import check_report
+
+    for case in SOURCE_CASES:
+        report = check_report()
+        source = report.discovery.sources[0]
+        assert source.source == "autodiscover"
+        source.candidates = [dataclasses.replace(source.candidates[0], host=f"imap.{case}")]
+        source.status, source.detail = "error", f"unusable <Server> {case}"
+        _one_source(report, case, "Autodiscover")
