@@ -191,6 +191,8 @@ class ServiceResult:
     tls: TlsInfo | None = None
     after_tls: Stage | None = None
     scan: TlsScan | None = None  # the raw-handshake scanner's results (diag.tlsscan)
+    # A fault in maildiag itself cut this service's probe short; what came before stands.
+    internal_error: str | None = None
     elapsed_ms: float = 0.0
     findings: list[Finding] = field(default_factory=list)
 

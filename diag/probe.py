@@ -153,6 +153,13 @@ async def probe_services(
                     return await probe_service(host, dns_result, spec, explicit, options, store)
                 async with limiter:
                     return await probe_service(host, dns_result, spec, explicit, options, store)
+            except Exception as exc:  # a fault of ours must not cost the other services
+                return ServiceResult(
+                    spec=spec,
+                    explicit=explicit,
+                    reachability=Reachability.UNREACHABLE,
+                    internal_error=internal_error(exc),
+                )
             finally:
                 counter.finish()
 
@@ -172,6 +179,18 @@ async def probe_services(
     )
     report.findings = host_findings(report)
     return report
+
+
+def internal_error(exc: Exception) -> str:
+    """A fault of maildiag's, named for a bug report (its text may quote the server)."""
+    where = exc.__traceback__
+    while where is not None and where.tb_next is not None:
+        where = where.tb_next
+    place = ""
+    if where is not None:
+        code = where.tb_frame.f_code
+        place = f" in {code.co_name} ({code.co_filename.rsplit('/', 1)[-1]}:{where.tb_lineno})"
+    return f"{type(exc).__name__}{place}: {str(exc)[:200]}"
 
 
 async def probe_service(
@@ -211,6 +230,8 @@ async def probe_service(
             )
     try:
         await _session(conn, host, sni, spec, result, budget, store, handshaken)
+    except Exception as exc:  # what the session learned before the fault still stands
+        result.internal_error = internal_error(exc)
     finally:
         await conn.close()
         if handshaken is not None and not handshaken.done():

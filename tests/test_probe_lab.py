@@ -169,3 +169,25 @@ def test_nothing_listening(lab):
     report = probe("v6only.lab.test", timeout=1)
     assert "port.none_open" in codes(report, None)
     assert report.exit_code == 2
+
+
+def test_a_fault_of_ours_costs_one_service_only(lab, monkeypatch):
+    """An exception nothing foresaw, met on one service, leaves the six others judged."""
+    import diag.probe
+
+    real = diag.probe.capability_stage
+
+    async def broken(dialect, conn, budget):
+        if conn._writer.get_extra_info("peername")[1] == 587:
+            raise ValueError("a server unlike any tested")
+        return await real(dialect, conn, budget)
+
+    monkeypatch.setattr(diag.probe, "capability_stage", broken)
+    report = probe(lab.host("good"), ca_file=lab.pki.root_file)
+    broken_service = service(report, "smtp/587")
+    assert broken_service.internal_error.startswith("ValueError in broken")
+    assert codes(report, "smtp/587") == {"probe.internal_error"}
+    assert report.exit_code == 2
+    others = [s for s in report.services if s.spec.label != "smtp/587"]
+    assert len(others) == 6 and all(s.usable for s in others)
+    assert not codes(report) - {"probe.internal_error"}

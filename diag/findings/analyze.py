@@ -43,6 +43,16 @@ def service_findings(result: ServiceResult) -> list[Finding]:
 def _session_findings(result: ServiceResult) -> list[Finding]:
     label = result.spec.label
     out: list[Finding] = []
+    if result.internal_error:
+        out.append(
+            finding(
+                "probe.internal_error",
+                label,
+                f"{label}: maildiag could not finish checking this service",
+                result.internal_error,
+            )
+        )
+        return out  # judging a session cut short would invent problems
     reach = result.reachability
     if reach is Reachability.DNS_FAILURE:
         return out

@@ -57,6 +57,12 @@ CATALOGUE: dict[str, Entry] = {
         "no mail service answered",
         "Check that this is the mail server's name and that its services are running.",
     ),
+    "probe.internal_error": Entry(
+        E,
+        "maildiag failed while checking this service",
+        "A fault in maildiag, not necessarily in the server: report it to maildiag's "
+        "developers with the command and the evidence. The other services' results stand.",
+    ),
     "banner.invalid": Entry(
         E,
         "the greeting is not valid for the protocol",
