@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from diag.discovery.discover import DiscoveryOptions, discover, head_start
@@ -15,6 +17,22 @@ from diag.tls.loader import trust_store_loader
 
 if TYPE_CHECKING:
     from diag.check.model import CheckReport
+    from diag.check.verify import ProbeCache
+    from diag.net.dns import Resolver
+    from diag.providers.database import ProviderDatabase
+    from diag.tls.trust import TrustStore
+
+
+@dataclass
+class Shared:
+    """What a caller running many checks builds once and lends to each (the bulk
+    scanner): a resolver (possibly caching), the provider database, the trust store,
+    and a cache of probe results. Anything left None is made per check, as usual."""
+
+    resolver: Resolver | None = None
+    database: ProviderDatabase | None = None
+    store: Callable[[], TrustStore] | None = None
+    probes: ProbeCache | None = None
 
 
 async def check(
@@ -23,11 +41,14 @@ async def check(
     *,
     legacy_tls: bool = False,
     progress: Progress = silent,
+    shared: Shared | None = None,
 ) -> CheckReport:
+    shared = shared or Shared()
     clock = time.perf_counter()
     query = parse_query(text)
-    resolver = make_resolver(options.nameserver, options.timeout)
-    store = trust_store_loader(options.ca_file)  # a bad --ca-file fails before the network
+    resolver = shared.resolver or make_resolver(options.nameserver, options.timeout)
+    # A bad --ca-file fails before the network.
+    store = shared.store or trust_store_loader(options.ca_file)
     progress(Event("resolving", query.domain))
     mx_task = asyncio.ensure_future(mx_hosts(resolver, query.domain))
     await head_start()
@@ -51,11 +72,12 @@ async def check(
         nameserver=options.nameserver,
         legacy_tls=legacy_tls,
     )
-    verifier = Verifier(probe_options, resolver, store, progress=progress)
+    verifier = Verifier(probe_options, resolver, store, progress=progress, cache=shared.probes)
     # Probing starts as each source answers, not after the slowest one.
     report = await discover(
         text,
         options,
+        shared.database,
         resolver=resolver,
         on_found=verifier.start,
         mx_task=mx_task,

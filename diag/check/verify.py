@@ -7,8 +7,8 @@ probed once, whichever sources name it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Protocol
 
 from diag.check.model import Checked
 from diag.discovery.model import Candidate, Merged
@@ -24,6 +24,15 @@ MAX_CONNECTIONS = 16  # services probed at once (each opens up to 3 connections)
 MAX_SERVERS_PER_CHECK = 30  # distinct servers probed in one check; the rest are skipped
 
 
+class ProbeCache(Protocol):
+    """Shares probe results between checks (the bulk scanner's): `key` names the service
+    (addresses, port, SNI name, protocol, security); `probe` runs it when not known yet."""
+
+    async def service(
+        self, key: tuple, probe: Callable[[], Awaitable[ServiceResult]]
+    ) -> ServiceResult: ...
+
+
 class Verifier:
     def __init__(
         self,
@@ -31,11 +40,13 @@ class Verifier:
         resolver: Resolver,
         store: Callable[[], TrustStore],
         progress: Progress = silent,
+        cache: ProbeCache | None = None,
     ) -> None:
         self._options = options
         self._counter = Counter(progress, "probing")
         self._resolver = resolver
         self._store = store
+        self._cache = cache
         self._limiter = asyncio.Semaphore(MAX_CONNECTIONS)
         self._hosts: dict[str, asyncio.Task[DnsResult]] = {}
         self._probes: dict[tuple, asyncio.Task[tuple[ServiceResult, bool]]] = {}
@@ -82,14 +93,22 @@ class Verifier:
             self._hosts[host] = asyncio.ensure_future(resolve_addresses(self._resolver, host))
         dns_result = await self._hosts[host]
         spec = ServiceSpec(candidate.protocol, candidate.port, candidate.security)
-        report = await probe_services(
-            host,
-            [spec],
-            self._options,
-            explicit=True,
-            store=self._store,
-            resolver=self._resolver,
-            limiter=self._limiter,
-            dns_result=dns_result,
-        )
-        return report.services[0], dns_result.answered
+
+        async def probe() -> ServiceResult:
+            report = await probe_services(
+                host,
+                [spec],
+                self._options,
+                explicit=True,
+                store=self._store,
+                resolver=self._resolver,
+                limiter=self._limiter,
+                dns_result=dns_result,
+            )
+            return report.services[0]
+
+        if self._cache is None or not dns_result.addresses:
+            return await probe(), dns_result.answered
+        sni = None if dns_result.is_literal else host
+        key = (tuple(dns_result.addresses), spec.port, sni, spec.protocol, spec.security)
+        return await self._cache.service(key, probe), dns_result.answered

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import errno
 import socket
 import ssl
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from diag.model import ConnectAttempt, Reachability
@@ -27,6 +28,15 @@ REPLY_BYTE_LIMIT = 64 * 1024  # most bytes accepted in one multi-line reply
 MAX_CONNECTIONS_PER_ADDRESS = 8  # simultaneous connections to one IP address, all callers
 MAX_ADDRESSES_PER_HOST = 10  # addresses of one host tried for one connection
 CONNECT_STAGGER = 0.25  # seconds between racing attempts (RFC 8305 "Connection Attempt Delay")
+
+
+# A caller running many checks at once (the bulk scanner) sets a gate that every new
+# connection passes through: `await gate(address)` waits for a free slot for that address
+# and returns the function that gives it back when the connection closes. Unset: no limit.
+Gate = Callable[[str], Awaitable[Callable[[], None]]]
+connection_gate: contextvars.ContextVar[Gate | None] = contextvars.ContextVar(
+    "connection_gate", default=None
+)
 
 
 class ProtocolError(Exception):
@@ -202,6 +212,17 @@ def _address_slots(address: str) -> asyncio.Semaphore:
     return per_loop[address]
 
 
+async def _acquire(address: str) -> Callable[[], None]:
+    """A slot for one connection to `address`: the caller's gate when one is set (the
+    scanner's --per-host), else the shared MAX_CONNECTIONS_PER_ADDRESS limit."""
+    gate = connection_gate.get()
+    if gate is not None:
+        return await gate(address)
+    slots = _address_slots(address)
+    await slots.acquire()
+    return slots.release
+
+
 def race_order(addresses: list[str]) -> list[str]:
     """IPv6 and IPv4 interleaved, IPv6 first (RFC 8305 section 4), at most
     MAX_ADDRESSES_PER_HOST of them."""
@@ -231,13 +252,11 @@ async def connect(
     results: dict[int, ConnectAttempt] = {}
 
     async def attempt(index: int, address: str) -> Connection | None:
-        slots = _address_slots(address)
         start = loop.time()
-        acquired = False
+        release: Callable[[], None] | None = None
         try:
             async with asyncio.timeout_at(race.get("until", hard)):
-                await slots.acquire()
-            acquired = True
+                release = await _acquire(address)
             start = loop.time()
             race.setdefault("until", min(hard, start + timeout))
             async with asyncio.timeout_at(race["until"]):
@@ -252,15 +271,15 @@ async def connect(
                 address, Reachability.UNREACHABLE, error=describe_os_error(exc)
             )
         except asyncio.CancelledError:
-            if acquired:
-                slots.release()
+            if release is not None:
+                release()
             raise
         else:
             ms = round((loop.time() - start) * 1000, 1)
             results[index] = ConnectAttempt(address, Reachability.CONNECTED, ms)
-            return Connection(reader, writer, slots.release)
-        if acquired:
-            slots.release()
+            return Connection(reader, writer, release)
+        if release is not None:
+            release()
         results[index] = outcome
         return None
 

@@ -54,14 +54,17 @@ def _port(text: str, whole: str) -> int:
     return int(text)
 
 
-def make_resolver(nameserver: Nameserver | None, timeout: float) -> dns.asyncresolver.Resolver:
+def make_resolver(
+    nameserver: Nameserver | None, timeout: float, cls: type[Resolver] = Resolver
+) -> Resolver:
+    """`cls` lets a caller bring a resolver subclass (the bulk scanner's caching one)."""
     if nameserver is None:
         try:
-            resolver = dns.asyncresolver.Resolver()
+            resolver = cls()
         except dns.resolver.NoResolverConfiguration:
-            resolver = dns.asyncresolver.Resolver(configure=False)
+            resolver = cls(configure=False)
     else:
-        resolver = dns.asyncresolver.Resolver(configure=False)
+        resolver = cls(configure=False)
         resolver.nameservers = [nameserver.address]
         resolver.port = nameserver.port
     resolver.lifetime = timeout

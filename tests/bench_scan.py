@@ -1,0 +1,259 @@
+"""Benchmark: `maildiag scan` on the scan lab's 2,000 generated domains.
+
+Run by hand, as root, inside a private network namespace (the lab binds
+127.0.6.0/24 and standard ports), not in CI:
+
+    unshare --net sh -c 'ip link set lo up && python tests/bench_scan.py [--parts ...]'
+
+Parts (all by default):
+  scan       `maildiag scan` of the 2,000 domains: wall time, domains/s, peak memory
+             (RSS of the process, from wait4), the summary's cache hit rates
+  profile    the same scan in-process under cProfile: where the CPU goes
+  memory     peak memory for a 2,000-line and a 100,000-line input (the second stopped
+             after 4,000 targets: enough to show memory does not grow with the file)
+  loop       a shell loop of `maildiag check` over 100 of the domains
+  dask       `scan --dask` on a LocalCluster of two single-threaded worker processes
+  checkdmarc checkdmarc on the same list, from a throwaway venv (never a dependency)
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.lab import bulk  # noqa: E402
+
+COUNT = 2000
+
+
+def run(command: list[str], *, stop_after_lines: int | None = None, out: Path | None = None):
+    """Run a command; (wall seconds, peak RSS in MB of that process)."""
+    begin = time.perf_counter()
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if stop_after_lines and out is not None:
+        while process.poll() is None:
+            if out.exists() and out.stat().st_size and _lines(out) >= stop_after_lines:
+                process.send_signal(signal.SIGTERM)
+                break
+            time.sleep(0.2)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - begin
+    if os.waitstatus_to_exitcode(status) not in (0, -signal.SIGTERM):
+        print(process.stderr.read().decode()[-2000:], file=sys.stderr)
+    return wall, usage.ru_maxrss / 1024
+
+
+def _lines(path: Path) -> int:
+    with path.open("rb") as handle:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+
+
+def scan_command(lab: Path, source: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "diag", "scan", str(source), "-o", str(out),
+        "--nameserver", f"{bulk.DNS[0]}:{bulk.DNS[1]}", "--ca-file", str(lab / "ca.pem"),
+        "--timeout", "2", "--busy-delay", "0.2", "--summary", str(out) + ".summary", *extra,
+    ]  # fmt: skip
+
+
+def show(title: str, command: list[str], wall: float, rss: float, count: int) -> None:
+    shown = " ".join(a if " " not in a else repr(a) for a in command).replace(
+        sys.executable, "python"
+    )
+    print(
+        f"\n## {title}\n$ {shown}\n  {count} targets in {wall:.1f} s = "
+        f"{count / wall:.1f}/s, peak RSS {rss:.0f} MB"
+    )
+
+
+def part_scan(lab: Path, extra: list[str]) -> float:
+    out = lab / "scan.jsonl"
+    command = scan_command(lab, lab / "domains.txt", out, *extra)
+    wall, rss = run(command)
+    show("scan, check mode", command, wall, rss, COUNT)
+    summary = json.loads(Path(str(out) + ".summary").read_text())
+    print("  verdicts", summary["verdicts"], "cache", summary["cache"])
+    return wall
+
+
+def part_profile(lab: Path) -> None:
+    import asyncio
+
+    from diag.bulk.scanner import Scanner, ScanOptions
+    from diag.discovery.discover import DiscoveryOptions
+    from diag.net.dns import Nameserver
+
+    options = ScanOptions(
+        DiscoveryOptions(timeout=2, ca_file=lab / "ca.pem", nameserver=Nameserver(*bulk.DNS)),
+        busy_delay=0.2,
+    )
+    texts = (lab / "domains.txt").read_text().split()[:1000]
+    records: list = []
+    profile = cProfile.Profile()
+    cpu = time.process_time()
+    begin = time.perf_counter()
+    profile.enable()
+    asyncio.run(Scanner(options).run(texts, records.append))
+    profile.disable()
+    wall, cpu = time.perf_counter() - begin, time.process_time() - cpu
+    print(
+        f"\n## profile: 1,000 domains in-process under cProfile: {wall:.1f} s wall, {cpu:.1f} s CPU"
+    )
+    stats = pstats.Stats(profile)
+    groups = {
+        "TLS (handshakes, ssl module)": ("ssl.py", "sslproto.py", "_ssl"),
+        "certificates (cryptography, trust)": ("cryptography", "diag/tls/"),
+        "DNS (dnspython: messages, names)": ("dns/",),
+        "JSON out (plain, dumps)": ("jsonout.py", "json/"),
+        "asyncio machinery": ("asyncio/",),
+        "discovery, check, findings": ("diag/discovery", "diag/check", "diag/findings"),
+    }
+    totals = dict.fromkeys(groups, 0.0)
+    for (filename, _, _), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+        for name, needles in groups.items():
+            if any(n in filename for n in needles):
+                totals[name] += tottime
+                break
+    profiled = sum(v[2] for v in stats.stats.values())  # type: ignore[attr-defined]
+    for name, seconds in sorted(totals.items(), key=lambda x: -x[1]):
+        print(f"  {seconds:6.1f} s  {100 * seconds / profiled:4.0f} %  {name}")
+    text = io.StringIO()
+    pstats.Stats(profile, stream=text).sort_stats("tottime").print_stats(12)
+    print("\n".join(line for line in text.getvalue().splitlines()[6:] if line.strip()))
+
+
+def part_memory(lab: Path) -> None:
+    big = lab / "big.txt"
+    with big.open("w") as handle:
+        for i in range(100_000):
+            handle.write(bulk.domain(i % COUNT) + "\n")
+    for name, source, stop in (
+        ("2,000 lines", lab / "domains.txt", None),
+        ("100,000 lines", big, 4000),
+    ):
+        out = lab / f"mem-{name[:3]}.jsonl"
+        command = scan_command(lab, source, out)
+        wall, rss = run(command, stop_after_lines=stop, out=out)
+        done = _lines(out)
+        show(f"memory, {name} input", command, wall, rss, done)
+
+
+def part_loop(lab: Path) -> None:
+    sample = lab / "loop.txt"
+    sample.write_text("\n".join(bulk.domains(COUNT)[:100]) + "\n")
+    script = (
+        f'while read d; do maildiag check "$d" --json --nameserver {bulk.DNS[0]}:{bulk.DNS[1]}'
+        f" --ca-file {lab / 'ca.pem'} --timeout 2 >/dev/null; done < {sample}"
+    )
+    begin = time.perf_counter()
+    subprocess.run(["sh", "-c", script], check=False)
+    wall = time.perf_counter() - begin
+    print(
+        f"\n## shell loop of maildiag check\n$ {script}\n"
+        f"  100 domains in {wall:.1f} s = {100 / wall:.1f}/s"
+    )
+    out = lab / "loop.jsonl"
+    command = scan_command(lab, sample, out)
+    wall, rss = run(command)
+    show("the same 100 with scan", command, wall, rss, 100)
+
+
+def part_dask(lab: Path, local_wall: float | None) -> None:
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        out = lab / "dask.jsonl"
+        command = scan_command(lab, lab / "domains.txt", out, "--dask", cluster.scheduler_address)
+        wall, rss = run(command)
+        show("scan --dask, LocalCluster of 2 worker processes", command, wall, rss, COUNT)
+        if local_wall:
+            print(
+                f"  overhead against the local run: {wall - local_wall:+.1f} s "
+                f"({wall / local_wall:.2f}x)"
+            )
+
+
+def part_checkdmarc(lab: Path) -> None:
+    venv = Path(tempfile.mkdtemp(prefix="checkdmarc-venv-"))
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        pip = subprocess.run(
+            [str(venv / "bin/pip"), "install", "-q", "checkdmarc"], capture_output=True, text=True
+        )
+        if pip.returncode != 0:
+            print(f"\n## checkdmarc: does not install here\n{pip.stderr[-600:]}")
+            return
+        sample = lab / "checkdmarc.txt"
+        sample.write_text("\n".join(bulk.domains(COUNT)[:200]) + "\n")
+        command = [
+            str(venv / "bin/checkdmarc"), "--nameserver", bulk.DNS[0], "-t", "2",
+            "-o", str(lab / "checkdmarc.json"), *sample.read_text().split(),
+        ]  # fmt: skip
+        wall, rss = run(command)
+        print(
+            f"\n## checkdmarc (its DNS on port 53 only: the lab's DNS is on {bulk.DNS[1]})"
+            f"\n$ {' '.join(command[:6])} ... (200 domains)\n  {wall:.1f} s, peak RSS {rss:.0f} MB"
+        )
+    finally:
+        shutil.rmtree(venv, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parts = ["scan", "profile", "memory", "loop", "dask", "checkdmarc"]
+    parser.add_argument("--parts", nargs="+", default=parts, choices=parts)
+    parser.add_argument("--scan-args", default="", help="extra scan options, e.g. '--per-host 8'")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="maildiag-bench-scan-"))
+    lab = subprocess.Popen(
+        [sys.executable, "-m", "tests.lab.bulk", str(root), str(COUNT)], cwd=REPO
+    )
+    try:
+        for _ in range(300):
+            if (root / "ready").exists():
+                break
+            time.sleep(0.1)
+        print(
+            f"load average before: {os.getloadavg()} "
+            "(2 cores; other work on the machine skews the figures)"
+        )
+        wall = part_scan(root, args.scan_args.split()) if "scan" in args.parts else None
+        if "profile" in args.parts:
+            part_profile(root)
+        if "memory" in args.parts:
+            part_memory(root)
+        if "loop" in args.parts:
+            part_loop(root)
+        if "dask" in args.parts:
+            part_dask(root, wall)
+        if "checkdmarc" in args.parts:
+            part_checkdmarc(root)
+        print(
+            f"\nload average after: {os.getloadavg()}; max RSS of this script "
+            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+        )
+    finally:
+        lab.send_signal(signal.SIGTERM)
+        lab.wait(10)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""The scan's pieces that need no network: input, shards, resume, the gate, busy."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from diag.bulk.limits import HostGate, is_busy
+from diag.bulk.output import done_targets
+from diag.bulk.targets import digest, parse, parse_shard, select, shard_of, split_host_port
+from diag.errors import BadInput
+from diag.model import Greeting, Reachability, Security, ServiceResult, ServiceSpec
+
+
+def test_input_lines() -> None:
+    lines = ["# comment", "", "  example.com  ", '{"target": "a@b.example"}', '{"x": 1}']
+    assert list(select(lines)) == ["example.com", "a@b.example", '{"x": 1}']
+    assert parse('{"x": 1}', probe=False).error
+    assert parse("bad..name", probe=False).error
+    assert parse("x" * 5000, probe=False).error and len(parse("x" * 5000, probe=False).text) == 1024
+    assert parse("jane@example.com", probe=False).error is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mail.example.com", ("mail.example.com", None)),
+        ("mail.example.com:993", ("mail.example.com", 993)),
+        ("192.0.2.1:25", ("192.0.2.1", 25)),
+        ("[2001:db8::1]:993", ("2001:db8::1", 993)),
+        ("2001:db8::1", ("2001:db8::1", None)),
+    ],
+)
+def test_probe_targets(text: str, expected: tuple) -> None:
+    assert split_host_port(text) == expected
+
+
+@pytest.mark.parametrize("text", ["host:0", "host:99999", "host:", "[::1", "bad..host:25"])
+def test_bad_probe_targets(text: str) -> None:
+    with pytest.raises(BadInput):
+        split_host_port(text)
+
+
+def test_shards_partition_and_are_stable() -> None:
+    names = [f"d{i}.example" for i in range(3000)]
+    parts = [list(select(names, shard=(k, 4))) for k in range(4)]
+    assert sorted(n for p in parts for n in p) == sorted(names)
+    assert all(500 < len(p) < 1000 for p in parts)
+    assert shard_of("Example.COM", 7) == shard_of("example.com", 7)
+    assert shard_of("example.com", 1000) == 309  # the same on every machine and version
+    for bad in ("4/4", "x/2", "1", "1/0"):
+        with pytest.raises(BadInput):
+            parse_shard(bad)
+
+
+def test_resume_reads_targets_and_drops_a_cut_line(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    out.write_text('{"target": "a.example"}\n{"target": "b.example"}\n{"target": "c.exa')
+    done = done_targets(out)
+    assert done == {digest("a.example"), digest("b.example")}
+    assert out.read_text().endswith('"b.example"}\n')
+    assert list(select(["a.example", "c.example"], done=done)) == ["c.example"]
+    assert done_targets(tmp_path / "missing.jsonl") == set()
+
+
+def test_gate_caps_per_host_and_in_all() -> None:
+    async def run() -> tuple[dict[str, int], int]:
+        gate = HostGate(per_host=2, total=3)
+        now: dict[str, int] = {}
+        peak: dict[str, int] = {}
+        peak_total = 0
+
+        async def use(address: str) -> None:
+            nonlocal peak_total
+            release = await gate(address)
+            now[address] = now.get(address, 0) + 1
+            peak[address] = max(peak.get(address, 0), now[address])
+            peak_total = max(peak_total, sum(now.values()))
+            await asyncio.sleep(0.01)
+            now[address] -= 1
+            release()
+            release()  # twice is harmless
+
+        await asyncio.gather(*(use(f"192.0.2.{i % 2}") for i in range(30)))
+        assert gate._hosts == {}  # idle hosts forgotten
+        return peak, peak_total
+
+    peak, peak_total = asyncio.run(run())
+    assert max(peak.values()) == 2 and peak_total == 3
+
+
+@pytest.mark.parametrize(
+    ("protocol", "status", "text", "busy"),
+    [
+        ("smtp", "421", "421 4.7.0 try later", True),
+        ("smtp", "554", "554 go away", False),
+        ("imap", "BYE", "* BYE too many connections", True),
+        ("imap", "OK", "* OK ready", False),
+        ("pop3", "-ERR", "-ERR [SYS/TEMP] busy", True),
+        ("pop3", "-ERR", "-ERR [SYS/PERM] no", False),
+    ],
+)
+def test_busy_greetings(protocol: str, status: str, text: str, busy: bool) -> None:
+    result = ServiceResult(ServiceSpec(protocol, 1, Security.TLS), True, Reachability.CONNECTED)
+    result.greeting = Greeting(ok=status in ("OK", "+OK", "220"), status=status, text=text)
+    assert is_busy(result) is busy
