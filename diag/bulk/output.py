@@ -40,7 +40,9 @@ class JsonlWriter:
 
 
 def dumps_line(record: dict[str, Any]) -> str:
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    from diag.render.safe import json_text
+
+    return json_text(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
 
 
 def done_targets(path: Path) -> set[bytes]:

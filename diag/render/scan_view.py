@@ -16,10 +16,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-
-def printable(text: str) -> str:
-    """Input lines are data: no control character reaches the terminal."""
-    return "".join(c if c.isprintable() else "?" for c in text)
+from diag.render.safe import sanitized
 
 
 class ScanProgress:
@@ -54,6 +51,7 @@ class ScanProgress:
         self._progress.update(self._task, completed=done, rate=rate, errors=errors, hits=hits)
 
 
+@sanitized  # targets come from the input file: data, not terminal commands
 def render_summary(data: dict[str, Any], console: Console) -> None:
     v = data["verdicts"]
     rate = data["targets_per_second"]
@@ -84,4 +82,4 @@ def render_summary(data: dict[str, Any], console: Console) -> None:
         console.print(Text("slowest targets:", style="bold"))
         for entry in data["slowest"][:5]:
             ms = entry["duration_ms"]
-            console.print(Text(f"  {ms / 1000:>7.2f} s  {printable(entry['target'])[:120]}"))
+            console.print(Text(f"  {ms / 1000:>7.2f} s  {entry['target'][:120]}"))
