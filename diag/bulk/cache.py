@@ -109,14 +109,25 @@ class CachingResolver(dns.asyncresolver.Resolver):
         loop = asyncio.get_running_loop()
         end = loop.time() + (self.lifetime or 5.0)
         errors = []
+        answer: asyncio.Future = loop.create_future()
+        keys: list[tuple[int, int]] = []  # every attempt's (socket, id): a late answer counts
+        try:
+            return await self._attempts(query, name, end, errors, answer, keys)
+        finally:
+            self._udp.forget(keys)
+
+    async def _attempts(self, query, name, end, errors, answer, keys):  # type: ignore[no-untyped-def]
+        loop = asyncio.get_running_loop()
         while loop.time() < end:
             for server in self.nameservers:
                 address = str(server)
-                wait = min(self.timeout or 2.0, end - loop.time())
+                # At least two tries within the lifetime: a lost packet is not a failure.
+                lifetime = self.lifetime or 5.0
+                wait = min(self.timeout or 2.0, max(0.5, lifetime / 2), end - loop.time())
                 if wait <= 0:
                     break
                 try:
-                    response = await self._udp.ask(query, address, self.port, wait)
+                    response = await self._udp.ask(query, address, self.port, wait, answer, keys)
                 except TimeoutError:
                     errors.append((address, False, self.port, "timeout", None))
                     continue
@@ -128,12 +139,12 @@ class CachingResolver(dns.asyncresolver.Resolver):
                 if rcode != dns.rcode.NOERROR:
                     errors.append((address, False, self.port, dns.rcode.to_text(rcode), response))
                     raise dns.resolver.NoNameservers(request=query, errors=errors)
-                answer = dns.resolver.Answer(
+                result = dns.resolver.Answer(
                     name, query.question[0].rdtype, query.question[0].rdclass, response
                 )
-                if answer.rrset is None:
+                if result.rrset is None:
                     raise dns.resolver.NoAnswer(response=response)
-                return answer
+                return result
         raise dns.resolver.LifetimeTimeout(timeout=self.lifetime, errors=errors)
 
     async def resolve(self, qname, rdtype="A", *args, **kwargs):  # type: ignore[override]
@@ -171,7 +182,7 @@ class _UdpPool:
     def __init__(self, size: int = DNS_SOCKETS) -> None:
         self._size = size
         self._sockets: list[asyncio.DatagramTransport] = []
-        self._waiting: dict[tuple[int, int], tuple[dns.message.Message, asyncio.Future]] = {}
+        self._waiting: dict[tuple[int, int], tuple[list, asyncio.Future]] = {}
         self._opening: asyncio.Future | None = None
 
     async def _open(self, address: str) -> None:
@@ -192,8 +203,16 @@ class _UdpPool:
             transport.close()
 
     async def ask(
-        self, query: dns.message.Message, address: str, port: int, wait: float
+        self,
+        query: dns.message.Message,
+        address: str,
+        port: int,
+        wait: float,
+        answer: asyncio.Future,
+        keys: list[tuple[int, int]],
     ) -> dns.message.Message:
+        """Send `query` once more (a fresh id on a random socket) and wait up to `wait`
+        for `answer`, which an answer to this or any earlier attempt settles."""
         if self._opening is None:
             self._opening = asyncio.ensure_future(self._open(address))
         await asyncio.shield(self._opening)
@@ -202,14 +221,15 @@ class _UdpPool:
             query.id = random.randrange(65536)
             if (index, query.id) not in self._waiting:
                 break
-        future = asyncio.get_running_loop().create_future()
-        self._waiting[(index, query.id)] = (query, future)
-        try:
-            self._sockets[index].sendto(query.to_wire(), (address, port))
-            async with asyncio.timeout(wait):
-                return await future
-        finally:
-            self._waiting.pop((index, query.id), None)
+        self._waiting[(index, query.id)] = (query.question, answer)
+        keys.append((index, query.id))
+        self._sockets[index].sendto(query.to_wire(), (address, port))
+        async with asyncio.timeout(wait):
+            return await asyncio.shield(answer)
+
+    def forget(self, keys: list[tuple[int, int]]) -> None:
+        for key in keys:
+            self._waiting.pop(key, None)
 
     def received(self, index: int, data: bytes) -> None:
         if len(data) < 12:
@@ -217,12 +237,12 @@ class _UdpPool:
         entry = self._waiting.get((index, int.from_bytes(data[:2], "big")))
         if entry is None or entry[1].done():
             return
-        query, future = entry
+        question, future = entry
         try:
             response = dns.message.from_wire(data)
         except dns.exception.DNSException:
             return
-        if query.is_response(response):
+        if response.flags & dns.flags.QR and response.question == question:
             future.set_result(response)
 
 
