@@ -328,6 +328,9 @@ def make_pki(root: Path) -> None:
 
 
 async def serve(root: Path, count: int) -> None:
+    import logging
+
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # clients reset: that is normal
     make_pki(root)
     (root / "domains.txt").write_text("\n".join(domains(count)) + "\n")
     loop = asyncio.get_running_loop()
