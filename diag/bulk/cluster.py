@@ -19,7 +19,7 @@ from diag.bulk.cache import CacheStats
 from diag.bulk.scanner import ScanOptions, run_chunk
 from diag.errors import BadInput
 
-CHUNKS_PER_WORKER = 2  # in flight: one running, one queued behind it
+CHUNKS_PER_WORKER = 2  # in flight per worker thread: one running, one queued behind it
 
 
 def chunks(texts: Iterable[str], size: int) -> Iterator[list[str]]:
@@ -46,7 +46,7 @@ def run_on_dask(
         raise BadInput(f"cannot reach the Dask scheduler at {address}: {exc}") from None
     lost = 0
     with client:
-        workers = max(1, len(client.scheduler_info().get("workers", {})))
+        workers = max(1, sum(client.nthreads().values()))  # one chunk runs per thread
         pending = as_completed()
         source = chunks(texts, chunk_size)
         sizes: dict[str, int] = {}
