@@ -14,6 +14,7 @@ from diag.account.model import ImapFacts, Mailbox, Quota
 from diag.account.sasl import Mechanism, decode_challenge
 from diag.account.secret import Secret
 from diag.net.connection import Connection, ProtocolError, StepTimeout
+from diag.quoting import quoted
 
 LITERAL_LIMIT = 64 * 1024  # one literal (a mailbox name, a header block)
 RESPONSE_LINES = 5000  # one command's untagged lines (LIST of a big account)
@@ -88,13 +89,13 @@ class ImapClient:
                 status, _, text = line[len(tag) + 1 :].partition(" ")
                 status = status.upper()
                 if status not in ("OK", "NO", "BAD"):
-                    raise ProtocolError(f"malformed tagged reply: {line[:120]!r}")
+                    raise ProtocolError(f"malformed tagged reply: {quoted(line, 120)}")
                 self._note_capabilities(text)
                 return Response(status, text, untagged)
             if line.startswith("+"):
                 raise ProtocolError("unexpected continuation request")
             if not line.startswith("* "):
-                raise ProtocolError(f"unexpected IMAP line: {line[:120]!r}")
+                raise ProtocolError(f"unexpected IMAP line: {quoted(line, 120)}")
             if line.upper().startswith("* CAPABILITY "):
                 self.capabilities = line.split()[2:]
             untagged.append(line)
@@ -145,7 +146,7 @@ class ImapClient:
             if line.upper().startswith("* CAPABILITY "):
                 self.capabilities = line.split()[2:]
             elif not line.startswith("* "):
-                raise ProtocolError(f"unexpected IMAP line: {line[:120]!r}")
+                raise ProtocolError(f"unexpected IMAP line: {quoted(line, 120)}")
 
     async def login(self, username: str, secret: Secret) -> Response:
         """The LOGIN command, strings quoted, or as synchronising literals when they must be."""
@@ -261,7 +262,7 @@ class ImapClient:
         if not line.startswith("+"):
             if line.startswith(tag + " "):
                 return False
-            raise ProtocolError(f"IDLE refused: {line[:120]!r}")
+            raise ProtocolError(f"IDLE refused: {quoted(line, 120)}")
         changed = False
         until = asyncio.get_running_loop().time() + seconds
         lines = 0

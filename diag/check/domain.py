@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 from diag.net.dns import LookupFailed, MxResult, Resolver, query, resolve_addresses
+from diag.quoting import quoted
 
 SPF_TERM = re.compile(
     r"^[+\-~?]?(all|include:\S+|a(:\S+)?(/\d+)?|mx(:\S+)?(/\d+)?|ptr(:\S+)?|"
@@ -83,7 +84,7 @@ def _spf_error(records: list[str]) -> str | None:
     terms = records[0].split()[1:]
     for term in terms:
         if not (SPF_TERM.match(term) or SPF_MODIFIER.match(term)):
-            return f"unknown SPF term {term!r}"
+            return f"unknown SPF term {quoted(term)}"
     if sum(1 for t in terms if t.lower().startswith("redirect=")) > 1:
         return "more than one redirect= modifier"
     return None
@@ -97,7 +98,7 @@ def _dmarc_error(records: list[str]) -> str | None:
     for part in records[0].split(";"):
         name, sep, value = part.strip().partition("=")
         if part.strip() and not sep:
-            return f"malformed tag {part.strip()!r}"
+            return f"malformed tag {quoted(part.strip())}"
         if name:
             tags[name.strip().lower()] = value.strip()
     policy = tags.get("p")

@@ -12,6 +12,7 @@ from diag.discovery.model import PUBLISHED, DiscoveryReport
 from diag.discovery.sources import MAX_SERVERS_PER_SOURCE
 from diag.findings.catalogue import finding
 from diag.model import Finding, Reachability, Severity
+from diag.quoting import quoted
 
 
 def domain_findings(d: DomainChecks, domain: str) -> list[Finding]:
@@ -45,8 +46,8 @@ def domain_findings(d: DomainChecks, domain: str) -> list[Finding]:
             finding(
                 "dns.mx_unusable",
                 None,
-                f"an MX record of {domain} names {host!r}, which is not a host name",
-                f"MX {host!r}",
+                f"an MX record of {domain} names {quoted(host)}, which is not a host name",
+                f"MX {quoted(host)}",
             )
         )
     for record, kind in ((d.spf, "spf"), (d.dmarc, "dmarc")):
@@ -194,9 +195,9 @@ def entry_broken(c: Checked, provider_id: str) -> Finding:
     return finding(
         "providers.entry_broken",
         c.label,
-        f"{c.label}, from maildiag's provider entry {provider_id!r}, does not work",
+        f"{c.label}, from maildiag's provider entry {quoted(provider_id)}, does not work",
         _why_broken(c),
-        fix=f"The provider entry {provider_id!r} is out of date: whoever maintains it "
+        fix=f"The provider entry {quoted(provider_id)} is out of date: whoever maintains it "
         f"(maildiag's providers/{provider_id}.toml, or your own copy in --providers-dir / "
         "MAILDIAG_PROVIDERS_DIR) should correct the server against the provider's own "
         "documentation (`maildiag docs providers`); until then, use the settings that work.",

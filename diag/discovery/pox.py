@@ -12,6 +12,7 @@ from diag.discovery.model import Candidate
 from diag.model import Security
 from diag.net.numbers import port_number
 from diag.providers.autoconfig import AutoconfigError, parse_xml
+from diag.quoting import quoted
 
 REQUEST_NS = "http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"
 RESPONSE_NS = "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006"
@@ -45,7 +46,9 @@ def parse_response(data: bytes, source: str, rejected: list[str] | None = None) 
         port = port_number(port_text)
         if port is None:
             if rejected is not None:
-                rejected.append(f"{kind} {server[:100]!r}: port {port_text[:40]!r} is not 1-65535")
+                rejected.append(
+                    f"{kind} {quoted(server, 100)}: port {quoted(port_text, 40)} is not 1-65535"
+                )
             continue
         login = _child(protocol, "LoginName")
         candidates.append(

@@ -26,6 +26,7 @@ from diag.net.connection import Budget, Connection, ProtocolError, StepTimeout, 
 from diag.net.dns import Resolver, resolve_addresses
 from diag.net.names import published_target
 from diag.net.numbers import ascii_number
+from diag.quoting import quoted
 
 MAX_BODY = 1024 * 1024
 MAX_HEADERS = 100
@@ -114,20 +115,20 @@ def parse_url(url: str) -> Target:
     """Split and check an http(s) URL; HttpError (with the URL redacted) if unusable."""
     shown = redact(url)
     if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url):
-        raise HttpError(f"unusable URL {shown!r}: it contains spaces or control characters")
+        raise HttpError(f"unusable URL {quoted(shown)}: it contains spaces or control characters")
     try:
         parts = urlsplit(url)
         port_number = parts.port
     except ValueError as exc:
-        raise HttpError(f"unusable URL {shown!r}: {exc}") from None
+        raise HttpError(f"unusable URL {quoted(shown)}: {exc}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise HttpError(f"not an http(s) URL: {shown!r}")
+        raise HttpError(f"not an http(s) URL: {quoted(shown)}")
     if port_number == 0:
-        raise HttpError(f"unusable URL {shown!r}: port 0")
+        raise HttpError(f"unusable URL {quoted(shown)}: port 0")
     try:
         host = published_target(parts.hostname)
     except BadInput as exc:
-        raise HttpError(f"unusable URL {shown!r}: {exc}") from None
+        raise HttpError(f"unusable URL {quoted(shown)}: {exc}") from None
     credentials = None
     if parts.username is not None or parts.password is not None:
         credentials = Credentials(unquote(parts.username or ""), unquote(parts.password or ""))
@@ -263,7 +264,7 @@ async def _response(conn: Connection, url: str, budget: Budget, max_bytes: int) 
     fields = status_line.split(" ", 2)
     status = ascii_number(fields[1], limit=3) if len(fields) >= 2 else None
     if not fields[0].startswith("HTTP/1.") or status is None or not 100 <= status <= 599:
-        raise ProtocolError(f"not an HTTP response: {status_line[:80]!r}")
+        raise ProtocolError(f"not an HTTP response: {quoted(status_line, 80)}")
     headers: dict[str, str] = {}
     for _ in range(MAX_HEADERS + 1):
         line = await conn.read_line(budget.deadline())
@@ -271,7 +272,7 @@ async def _response(conn: Connection, url: str, budget: Budget, max_bytes: int) 
             break
         name, sep, value = line.partition(":")
         if not sep:
-            raise ProtocolError(f"malformed header line: {line[:80]!r}")
+            raise ProtocolError(f"malformed header line: {quoted(line, 80)}")
         headers[name.strip().lower()] = value.strip()
     else:
         raise ProtocolError(f"more than {MAX_HEADERS} header lines")
@@ -281,7 +282,7 @@ async def _response(conn: Connection, url: str, budget: Budget, max_bytes: int) 
         text = headers["content-length"]
         length = ascii_number(text)
         if length is None:
-            raise ProtocolError(f"bad Content-Length {text[:40]!r}")
+            raise ProtocolError(f"bad Content-Length {quoted(text, 40)}")
         if length > max_bytes:
             raise ProtocolError(f"body of {length} bytes is larger than {max_bytes}")
         body = await conn.read_exactly(length, budget.deadline())
@@ -298,7 +299,7 @@ async def _chunked(conn: Connection, max_bytes: int, budget: Budget) -> bytes:
         length_text = line.split(";", 1)[0].strip()
         length = ascii_number(length_text, base=16, limit=16)
         if length is None:
-            raise ProtocolError(f"bad chunk size {length_text[:20]!r}")
+            raise ProtocolError(f"bad chunk size {quoted(length_text, 20)}")
         if length == 0:
             return b"".join(chunks)
         size += length

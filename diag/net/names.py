@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 from diag.errors import BadInput
+from diag.quoting import quoted
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _PUBLISHED_LABEL = re.compile(r"^[a-z0-9_-]{1,63}$")
@@ -35,13 +36,13 @@ def normalize_host(text: str) -> str:
     try:
         ascii_host = host.encode("idna").decode("ascii").lower()
     except UnicodeError:
-        raise BadInput(f"invalid host name {text!r}") from None
+        raise BadInput(f"invalid host name {quoted(text)}") from None
     labels = ascii_host.split(".")
     for label in labels:
         if not _LABEL.match(label):
-            raise BadInput(f"invalid host name {text!r}: bad label {label!r}")
+            raise BadInput(f"invalid host name {quoted(text)}: bad label {quoted(label)}")
     if labels[-1].isdigit():
-        raise BadInput(f"invalid host name {text!r}: the last label is numeric")
+        raise BadInput(f"invalid host name {quoted(text)}: the last label is numeric")
     return ascii_host
 
 
@@ -73,12 +74,14 @@ def normalize_published(text: str) -> str:
         try:
             labels.append(label.encode("idna").decode("ascii").lower())
         except UnicodeError:
-            raise BadInput(f"unusable host name {text!r}: bad label {label!r}") from None
+            raise BadInput(
+                f"unusable host name {quoted(text)}: bad label {quoted(label)}"
+            ) from None
     for label in labels:
         if not _PUBLISHED_LABEL.match(label):
-            raise BadInput(f"unusable host name {text!r}: bad label {label!r}")
+            raise BadInput(f"unusable host name {quoted(text)}: bad label {quoted(label)}")
     if labels[-1].isdigit():
-        raise BadInput(f"unusable host name {text!r}: the last label is numeric")
+        raise BadInput(f"unusable host name {quoted(text)}: the last label is numeric")
     return ".".join(labels)
 
 

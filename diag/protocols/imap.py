@@ -7,6 +7,7 @@ import re
 from diag.model import AuthOffer, Greeting
 from diag.net.connection import Connection, ProtocolError
 from diag.protocols.base import PLAINTEXT_SASL, Dialect, LineBudget, Reply
+from diag.quoting import quoted
 
 _GREETING = re.compile(r"^\* (OK|PREAUTH|BYE)\b ?(.*)$", re.IGNORECASE)
 _CAPABILITY_CODE = re.compile(r"\[CAPABILITY ([^\]]*)\]", re.IGNORECASE)
@@ -28,7 +29,7 @@ class Imap(Dialect):
         line = await conn.read_line(deadline)
         match = _GREETING.match(line)
         if not match:
-            raise ProtocolError(f"not an IMAP greeting: {line[:120]!r}")
+            raise ProtocolError(f"not an IMAP greeting: {quoted(line, 120)}")
         status = match.group(1).upper()
         code = _CAPABILITY_CODE.search(line)
         if code:
@@ -47,11 +48,11 @@ class Imap(Dialect):
             if line.startswith(f"{tag} "):
                 status = line[len(tag) + 1 :].split(" ", 1)[0].upper()
                 if status not in ("OK", "NO", "BAD"):
-                    raise ProtocolError(f"malformed tagged reply: {line[:120]!r}")
+                    raise ProtocolError(f"malformed tagged reply: {quoted(line, 120)}")
                 lines.append(line)
                 return Reply(ok=status == "OK", lines=lines)
             if not line.startswith(("* ", "+")):
-                raise ProtocolError(f"unexpected IMAP line: {line[:120]!r}")
+                raise ProtocolError(f"unexpected IMAP line: {quoted(line, 120)}")
             lines.append(line)
 
     async def capabilities(self, conn: Connection, deadline: float) -> Reply:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from diag.model import AuthOffer, Greeting
 from diag.net.connection import Connection, ProtocolError
 from diag.protocols.base import PLAINTEXT_SASL, Dialect, LineBudget, Reply, sasl_mechanisms
+from diag.quoting import quoted
 
 
 class Pop3(Dialect):
@@ -17,13 +18,13 @@ class Pop3(Dialect):
             return Greeting(ok=True, status="+OK", text=line)
         if line.startswith("-ERR"):
             return Greeting(ok=False, status="-ERR", text=line)
-        raise ProtocolError(f"not a POP3 greeting: {line[:120]!r}")
+        raise ProtocolError(f"not a POP3 greeting: {quoted(line, 120)}")
 
     async def _status(self, conn: Connection, command: str, deadline: float) -> Reply:
         await conn.send(command, deadline)
         line = await conn.read_line(deadline)
         if not line.startswith(("+OK", "-ERR")):
-            raise ProtocolError(f"malformed POP3 reply to {command}: {line[:120]!r}")
+            raise ProtocolError(f"malformed POP3 reply to {command}: {quoted(line, 120)}")
         return Reply(ok=line.startswith("+OK"), lines=[line])
 
     async def capabilities(self, conn: Connection, deadline: float) -> Reply:

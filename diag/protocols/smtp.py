@@ -7,6 +7,7 @@ import ipaddress
 from diag.model import AuthOffer, Greeting
 from diag.net.connection import Connection, ProtocolError
 from diag.protocols.base import PLAINTEXT_SASL, Dialect, LineBudget, Reply, sasl_mechanisms
+from diag.quoting import quoted
 
 
 async def read_reply(conn: Connection, deadline: float) -> tuple[int, list[str]]:
@@ -18,7 +19,7 @@ async def read_reply(conn: Connection, deadline: float) -> tuple[int, list[str]]
         line = await conn.read_line(deadline)
         budget.take(line)
         if len(line) < 3 or not line[:3].isdigit() or (len(line) > 3 and line[3] not in " -"):
-            raise ProtocolError(f"not an SMTP reply line: {line[:120]!r}")
+            raise ProtocolError(f"not an SMTP reply line: {quoted(line, 120)}")
         if code is not None and line[:3] != code:
             raise ProtocolError(f"reply code changed mid-reply: {code} then {line[:3]}")
         code = line[:3]

@@ -10,6 +10,7 @@ from diag.discovery.model import Candidate, SourceResult
 from diag.errors import BadInput
 from diag.model import Security
 from diag.net.names import published_target
+from diag.quoting import quoted
 
 if TYPE_CHECKING:
     from diag.net.dns import Resolver
@@ -52,7 +53,7 @@ def admit(result: SourceResult, found: list[Candidate]) -> SourceResult:
         try:
             host = published_target(candidate.host)
         except BadInput as exc:
-            result.rejected.append(f"{candidate.protocol} {candidate.host!r}: {exc}")
+            result.rejected.append(f"{candidate.protocol} {quoted(candidate.host)}: {exc}")
             continue
         if not 0 < candidate.port < 65536:
             result.rejected.append(f"{candidate.protocol} {host}: port {candidate.port}")
