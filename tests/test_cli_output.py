@@ -366,3 +366,69 @@ def test_help_version_and_completion():
         ["bash", "-c", f"{MAILDIAG} --show-completion; exit $?"], capture_output=True, text=True
     )
     assert completion.returncode == 0 and "_maildiag_completion" in completion.stdout
+
+
+IMAP_HOSTILE = "127.0.8.4"
+POP3_HOSTILE = "127.0.8.5"
+IMAP_GREETING = "* OK \x1b]0;pwned\x07imap [reverse]ready\x9b31m [/x]\r\n"
+POP3_GREETING = "+OK pop\x1b]0;pwned\x07 [link=http://evil.example/]x[/link] \u202eevil\r\n"
+
+
+async def imap_plain(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Port 143 without STARTTLS; the greeting and capabilities carry escapes and markup."""
+    with suppress(ConnectionError):
+        writer.write(IMAP_GREETING.encode())
+        while line := await reader.readline():
+            tag, _, command = line.decode(errors="replace").strip().partition(" ")
+            if command.upper() == "CAPABILITY":
+                writer.write("* CAPABILITY IMAP4rev1 X-\x1b[2J \u202eevil [/x]\r\n".encode())
+            writer.write(tag.encode() + b" OK done\r\n")
+            await writer.drain()
+    writer.close()
+
+
+async def pop3_plain(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with suppress(ConnectionError):
+        writer.write(POP3_GREETING.encode())
+        while line := await reader.readline():
+            verb = line.strip().upper()
+            if verb == b"CAPA":
+                writer.write(b"+OK\r\nUSER\r\nX-\x1b[2J [/x]\x00\r\n.\r\n")
+            elif verb == b"QUIT":
+                writer.write(b"+OK bye\r\n")
+                await writer.drain()
+                break
+            else:
+                writer.write(b"-ERR no\r\n")
+            await writer.drain()
+    writer.close()
+
+
+@pytest.fixture(scope="module")
+def plain_hostile():
+    servers = Servers()
+    try:
+        servers.serve(IMAP_HOSTILE, 143, imap_plain)
+        servers.serve(POP3_HOSTILE, 110, pop3_plain)
+        yield servers
+    finally:
+        servers.stop()
+
+
+@pytest.mark.parametrize(
+    ("address", "port", "greeting"),
+    [(IMAP_HOSTILE, "143", IMAP_GREETING), (POP3_HOSTILE, "110", POP3_GREETING)],
+    ids=["imap", "pop3"],
+)
+@pytest.mark.parametrize("env", [{"FORCE_COLOR": "1"}, {}], ids=["terminal", "plain"])
+def test_imap_and_pop3_greetings_are_shown_escaped(plain_hostile, env, address, port, greeting):
+    result = maildiag("probe", address, "-p", port, *PROBE, env=env)
+    out = visible(result.stdout)
+    assert not RAW.search(out), out
+    assert "\x1b]" not in result.stdout and "\x1b[2J" not in result.stdout
+    assert "\x1b]8;" not in result.stdout  # markup is never a hyperlink
+    assert "\\x1b]0;pwned\\x07" in squash(out)  # the greeting, escaped where it is shown
+    data = json.loads(maildiag("probe", address, "-p", port, *PROBE, "--json").stdout)
+    service = data["services"][0]
+    assert service["greeting"]["text"] in greeting  # the exact data, escaped by JSON only
+    assert "\x1b[2J" in " ".join(service["before_tls"]["capabilities"])
