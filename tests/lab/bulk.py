@@ -4,7 +4,7 @@
     127.0.6.3   mx2.scan.test       the same; also every "own name" domain's mail.DOMAIN
     127.0.6.4   badcert.scan.test   certificate for other.test (wrong name)
     127.0.6.5   busy.scan.test      every greeting says "busy" (421, * BYE, -ERR [SYS/TEMP])
-    127.0.6.53:5353                 DNS for scan.test (authoritative, generated zone)
+    127.0.6.53:5353 and :53         DNS for scan.test (authoritative, generated zone)
     127.0.6.254:8080                counters: "stats" or "reset" -> JSON (see Counters)
 
 Domain dNNNNN.scan.test, by NNNNN % 20: 0 NXDOMAIN, 1 silent (its DNS never answers),
@@ -130,12 +130,17 @@ class DnsServer(asyncio.DatagramProtocol):
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
+        reply = self.reply(data)
+        if reply is not None and self.transport is not None:
+            self.transport.sendto(reply, addr)
+
+    def reply(self, data: bytes) -> bytes | None:
         parsed = _question(data)
         if parsed is None:
-            return
+            return None
         name, rdtype, end = parsed
         if ".".join(name.split(".")[-3:]) in self.silent:
-            return  # silent: the query is dropped
+            return None  # silent: the query is dropped
         type_text = dns.rdatatype.to_text(rdtype) if rdtype in TYPES else ""
         if name not in self.names or (name, type_text) not in self.records:
             # NXDOMAIN or no data: the header and the query's own question, nothing to build.
@@ -145,8 +150,7 @@ class DnsServer(asyncio.DatagramProtocol):
         else:
             template = self.templates[(name, rdtype)]
             reply = data[:2] + template[2:12] + data[12:end] + template[end:]
-        assert self.transport is not None
-        self.transport.sendto(reply, addr)
+        return reply
 
     def _answer(self, name: str, rdtype: int) -> bytes:
         query = dns.message.make_query(name, rdtype)
@@ -182,6 +186,22 @@ def _question(data: bytes) -> tuple[str, int, int] | None:
         return None
     rdtype = int.from_bytes(data[offset : offset + 2], "big")
     return ".".join(labels), rdtype, offset + 4
+
+
+class _DnsPort(asyncio.DatagramProtocol):
+    """One more listening socket for the same zone."""
+
+    def __init__(self, server: DnsServer) -> None:
+        self.server = server
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple) -> None:
+        reply = self.server.reply(data)
+        if reply is not None and self.transport is not None:
+            self.transport.sendto(reply, addr)
 
 
 class Counters:
@@ -335,9 +355,14 @@ async def serve(root: Path, count: int) -> None:
     (root / "domains.txt").write_text("\n".join(domains(count)) + "\n")
     loop = asyncio.get_running_loop()
     counters = Counters()
-    transport, _ = await loop.create_datagram_endpoint(lambda: DnsServer(count), local_addr=DNS)
-    with suppress(OSError):  # room for bursts of queries (SO_RCVBUFFORCE: root only)
-        transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, 33, 8 << 20)
+    dns_server = DnsServer(count)
+    # Port 53 as well, for tools that cannot be told another port (checkdmarc, benchmark).
+    for port in (DNS[1], 53):
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _DnsPort(dns_server), local_addr=(DNS[0], port)
+        )
+        with suppress(OSError):  # room for bursts of queries (SO_RCVBUFFORCE: root only)
+            transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, 33, 8 << 20)
     servers = [
         await asyncio.start_server(
             lambda r, w: stats_session(r, w, counters), *STATS, reuse_address=True
