@@ -62,7 +62,8 @@ def run(command: list[str], *, stop_after_lines: int | None = None, out: Path | 
             time.sleep(0.2)
     process.wait()
     wall = time.perf_counter() - begin
-    if process.returncode not in (0, -signal.SIGTERM, 128 + signal.SIGTERM):
+    if process.returncode != 0:  # a failed or interrupted run is no figure
+        print(f"  (exit {process.returncode}: not a complete run)", file=sys.stderr)
         print(process.stderr.read().decode()[-2000:], file=sys.stderr)
     text = measured.read_text().split()
     measured.unlink()
