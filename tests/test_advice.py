@@ -7,6 +7,7 @@ import os
 import pty
 import re
 import select
+import signal
 import string
 import sys
 import time
@@ -253,49 +254,26 @@ def test_cli_compare_both_languages():
 
 def test_cli_interactive_on_a_real_terminal():
     """On a terminal, the questions are asked without --interactive (a pty, not a pipe)."""
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: maildiag on the pty
-        os.execvpe(
-            sys.executable,
-            [sys.executable, "-m", "diag", "recommend", "--lang", "en"],
-            {**os.environ, "COLUMNS": "120", "TERM": "dumb"},
-        )
-    output = b""
-    answers = iter(["1", "n", "y", "300", "me", "n"])
-    deadline = time.monotonic() + 30
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 0.5)
-            if not ready:
-                continue
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            output += chunk
-            if re.search(rb"\)\s*$", chunk):  # a question ends with its hint in parentheses
-                answer = next(answers, None)
-                if answer is not None:
-                    os.write(fd, answer.encode() + b"\r")
-    finally:
-        _, status = os.waitpid(pid, 0)
-    text = output.decode(errors="replace")
-    assert os.waitstatus_to_exitcode(status) == 0, text
+    answers = [a.encode() + b"\r" for a in ("1", "n", "y", "300", "me", "n")]
+    code, text = _pty_run(["recommend", "--lang", "en"], answers, columns=120)
+    assert code == 0, text
     assert "Use POP3" in text
 
 
-def _pty_run(args: list[str], answers: list[bytes]) -> tuple[int, str]:
-    """maildiag on a pseudo-terminal; each answer is typed when a question ends."""
+def _pty_run(args: list[str], answers: list[bytes], columns: int = 200) -> tuple[int, str]:
+    """maildiag on a pseudo-terminal; each answer is typed when a question ends.
+
+    A question may reach us in several reads, so the text since the last answer is
+    what is looked at. At the deadline the child is killed: a test never hangs.
+    """
     pid, fd = pty.fork()
     if pid == 0:
         os.execvpe(
             sys.executable,
             [sys.executable, "-m", "diag", *args],
-            {**os.environ, "COLUMNS": "200", "TERM": "dumb"},
+            {**os.environ, "COLUMNS": str(columns), "TERM": "dumb"},
         )
-    output = b""
+    output = since_answer = b""
     pending = iter(answers)
     deadline = time.monotonic() + 30
     try:
@@ -310,12 +288,17 @@ def _pty_run(args: list[str], answers: list[bytes]) -> tuple[int, str]:
             if not chunk:
                 break
             output += chunk
-            if re.search(rb"\)\s*$", chunk):
+            since_answer += chunk
+            if re.search(rb"\)\s*$", since_answer):  # a question ends with its hint
                 answer = next(pending, None)
                 if answer is not None:
                     os.write(fd, answer)
+                    since_answer = b""
+        else:
+            os.kill(pid, signal.SIGKILL)
     finally:
         _, status = os.waitpid(pid, 0)
+        os.close(fd)
     return os.waitstatus_to_exitcode(status), output.decode(errors="replace")
 
 
