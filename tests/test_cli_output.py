@@ -334,6 +334,15 @@ def test_export_to_a_missing_folder_is_a_one_line_error(tmp_path):
     assert result.stderr.count("\n") == 1 and "No such file or directory" in result.stderr
 
 
+def test_check_export_to_a_missing_folder_fails_before_the_network(tmp_path):
+    target = tmp_path / "missing" / "config.xml"
+    dead = ("--nameserver", "127.0.8.99:53", "--timeout", "5")  # nothing answers there
+    args = ("check", "jane@example.test", "--export", "thunderbird", "-o", str(target))
+    result = maildiag(*args, *dead)
+    assert result.returncode == 3
+    assert "does not exist" in result.stderr and "DNS" not in result.stderr
+
+
 @pytest.mark.parametrize(
     "args",
     [

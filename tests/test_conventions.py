@@ -48,7 +48,7 @@ def without_network(*args: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["check", "jane@example.test", "--export", "pdf"], "unknown --export format 'pdf'"),
+        (["check", "jane@example.test", "--export", "pdf"], "unknown --export format “pdf”"),
         (["discover", "jane@example.test", "--export", "pdf"], "unknown --export format"),
         (["check", "jane@example.test", "-o", "out.xml"], "-o/--output needs --export"),
         (["discover", "example.test", "-o", "out.xml"], "-o/--output needs --export"),

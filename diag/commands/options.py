@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from diag.errors import BadInput
 
 
@@ -21,9 +23,13 @@ def check_export(export: str | None, output: object, as_json: bool) -> str | Non
         return None
     fmt = export.lower()
     if fmt not in EXPORT_FORMATS:
-        raise BadInput(f"unknown --export format {export!r}: choose {', '.join(EXPORT_FORMATS)}")
+        raise BadInput(f"unknown --export format “{export}”: choose {', '.join(EXPORT_FORMATS)}")
     if as_json:
         raise BadInput("--json and --export cannot be combined (--export json writes JSON)")
+    if output is not None:
+        folder = Path(str(output)).expanduser().parent
+        if not folder.is_dir():
+            raise BadInput(f"-o {output}: the folder {folder} does not exist")
     return fmt
 
 
