@@ -13,7 +13,6 @@ import os
 import ssl
 import subprocess
 import sys
-import threading
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from pathlib import Path
@@ -26,6 +25,7 @@ from cryptography.x509.oid import NameOID
 
 from tests.clirun import assert_invariants
 from tests.hostile_text import RAW, SGR
+from tests.lab.scripted import ScriptedServers
 
 MAILDIAG = str(Path(sys.executable).with_name("maildiag"))  # the installed entry point
 SMTP_HOSTILE = "127.0.8.1"
@@ -73,26 +73,6 @@ def squash(text: str) -> str:
 
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-
-
-class Servers:
-    """asyncio servers (optionally TLS) in a background thread."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.servers: list[asyncio.Server] = []
-
-    def serve(self, address: str, port: int, handler: Handler, tls=None) -> None:
-        start = asyncio.start_server(handler, address, port, ssl=tls, reuse_address=True)
-        self.servers.append(asyncio.run_coroutine_threadsafe(start, self.loop).result(5))
-
-    def stop(self) -> None:
-        for server in self.servers:
-            self.loop.call_soon_threadsafe(server.close)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
 
 
 def smtp(greeting: str, ehlo: str) -> Handler:
@@ -161,7 +141,7 @@ def hostile_tls(directory: Path) -> ssl.SSLContext:
 
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory):
-    servers = Servers()
+    servers = ScriptedServers()
     try:
         servers.serve(SMTP_HOSTILE, 25, smtp(GREETING, EHLO))
         servers.serve(SMTP_CHINESE, 25, smtp("220 邮件服务器 准备好了 ready\r\n", "250 OK\r\n"))
@@ -415,7 +395,7 @@ async def pop3_plain(reader: asyncio.StreamReader, writer: asyncio.StreamWriter)
 
 @pytest.fixture(scope="module")
 def plain_hostile():
-    servers = Servers()
+    servers = ScriptedServers()
     try:
         servers.serve(IMAP_HOSTILE, 143, imap_plain)
         servers.serve(POP3_HOSTILE, 110, pop3_plain)

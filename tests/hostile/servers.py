@@ -18,6 +18,7 @@ from pathlib import Path
 import trustme
 
 from tests.hostile import dns as hostile_dns
+from tests.lab.scripted import fill_accept_queue
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 # A script is bytes, or an iterable of bytes (sent in turn) and floats (pauses, seconds).
@@ -132,17 +133,7 @@ class Hostile:
     def drop(self, address: str, port: int) -> None:
         """A port whose SYNs go unanswered (its accept queue is kept full), as behind a
         firewall that drops packets."""
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((address, port))
-        listener.listen(0)
-        self._held.append(listener)
-        for _ in range(3):
-            filler = socket.socket()
-            filler.setblocking(False)
-            with suppress(BlockingIOError):
-                filler.connect((address, port))
-            self._held.append(filler)
+        self._held += fill_accept_queue(address, port)
 
     def stop(self) -> None:
         async def close() -> None:

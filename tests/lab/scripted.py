@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import struct
 import threading
 from collections.abc import Awaitable, Callable
@@ -93,6 +94,23 @@ def _reset(writer: asyncio.StreamWriter) -> None:
     writer.transport.abort()
 
 
+def fill_accept_queue(address: str, port: int) -> list[socket.socket]:
+    """A port whose accept queue is full: new connection attempts go unanswered, as
+    behind a firewall that drops packets. Close the sockets returned to end it."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((address, port))
+    listener.listen(0)
+    held = [listener]
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        with suppress(BlockingIOError):
+            filler.connect((address, port))
+        held.append(filler)
+    return held
+
+
 class ScriptedServers:
     """Runs handlers on (address, port) pairs in a background event loop."""
 
@@ -103,27 +121,17 @@ class ScriptedServers:
         self._held: list[socket.socket] = []
         self._thread.start()
 
-    def serve(self, address: str, port: int, handler: Handler) -> None:
+    def serve(
+        self, address: str, port: int, handler: Handler, tls: ssl.SSLContext | None = None
+    ) -> None:
         async def start() -> asyncio.Server:
-            return await asyncio.start_server(handler, address, port, reuse_address=True)
+            return await asyncio.start_server(handler, address, port, ssl=tls, reuse_address=True)
 
         future = asyncio.run_coroutine_threadsafe(start(), self._loop)
         self._servers.append(future.result(5))
 
     def drop_connections(self, address: str, port: int) -> None:
-        """A port whose accept queue is full: new connection attempts go unanswered,
-        as behind a firewall that drops packets."""
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((address, port))
-        listener.listen(0)
-        self._held.append(listener)
-        for _ in range(3):
-            filler = socket.socket()
-            filler.setblocking(False)
-            with suppress(BlockingIOError):
-                filler.connect((address, port))
-            self._held.append(filler)
+        self._held += fill_accept_queue(address, port)
 
     def stop(self) -> None:
         async def close() -> None:
