@@ -268,6 +268,9 @@ def _pty_run(args: list[str], answers: list[bytes], columns: int = 200) -> tuple
     """
     pid, fd = pty.fork()
     if pid == 0:
+        # Ctrl-C must reach maildiag whatever the runner did: a job started in the
+        # background inherits SIGINT ignored, and Python then never raises for it.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.execvpe(
             sys.executable,
             [sys.executable, "-m", "diag", *args],
@@ -292,6 +295,7 @@ def _pty_run(args: list[str], answers: list[bytes], columns: int = 200) -> tuple
             if re.search(rb"\)\s*$", since_answer):  # a question ends with its hint
                 answer = next(pending, None)
                 if answer is not None:
+                    time.sleep(0.2)  # typed as a person does, once the prompt is read
                     os.write(fd, answer)
                     since_answer = b""
         else:
