@@ -177,14 +177,14 @@ def provision() -> Path:
     tools = sorted({pkg for cmd, pkg in HOST_TOOLS.items() if not shutil.which(cmd)})
     if stamp.exists() and not tools:
         libraries = stamp.read_text().split("\n--\n")[-1].split()
-        if all_installed(libraries):
+        if not not_installed(libraries):
             return prefix  # the fast path: no apt-get at all
     log("apt-get update")
     update = run(["apt-get", "update", "-qq"])
     if update.returncode != 0:
         raise ProvisionError(f"apt-get update failed: {update.stderr.strip()}")
     private, libraries = plan()
-    install_host_packages(sorted({p for p in libraries if not installed(p)} | set(tools)))
+    install_host_packages(sorted(set(not_installed(libraries)) | set(tools)))
     if not stamp.exists():
         unpack(private, prefix)
         log(f"servers unpacked into {prefix}")
@@ -192,16 +192,17 @@ def provision() -> Path:
     return prefix
 
 
-def installed(package: str) -> bool:
-    return all_installed([package])
-
-
-def all_installed(packages: list[str]) -> bool:
+def not_installed(packages: list[str]) -> list[str]:
+    """The packages dpkg does not have installed, in one query."""
     if not packages:
-        return True
-    result = run(["dpkg-query", "-W", "-f=${db:Status-Status}\n", *packages])
-    states = result.stdout.split()
-    return result.returncode == 0 and len(states) == len(packages) and set(states) == {"installed"}
+        return []
+    result = run(["dpkg-query", "-W", "-f=${Package} ${db:Status-Status}\n", *packages])
+    present = {
+        name.split(":")[0]
+        for name, _, state in (line.partition(" ") for line in result.stdout.splitlines())
+        if state == "installed"
+    }
+    return [p for p in packages if p not in present]
 
 
 def main() -> int:
