@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
@@ -185,3 +187,77 @@ def test_unknown_ca_says_so_in_plain_words(ca):
     assert "does not lead to a trusted root" in untrusted.evidence
     assert "candidates exhausted" in untrusted.detail
     assert "candidates exhausted" not in untrusted.evidence
+
+
+# --- X.509 version 1 certificates: what OpenSSL accepts, strict verifiers refuse --------
+
+
+def openssl_accepts(tmp_path, chain, roots) -> bool:
+    """OpenSSL's own verdict on the same chain (`openssl verify`), the reference."""
+    from tests.lab.pki import pem
+
+    (tmp_path / "roots.pem").write_bytes(b"".join(pem(r.cert) for r in roots))
+    (tmp_path / "sent.pem").write_bytes(b"".join(pem(c.cert) for c in chain[1:]) or b"")
+    (tmp_path / "leaf.pem").write_bytes(pem(chain[0].cert))
+    untrusted = ["-untrusted", "sent.pem"] if len(chain) > 1 else []
+    result = subprocess.run(
+        ["openssl", "verify", "-CAfile", "roots.pem", *untrusted, "leaf.pem"],
+        cwd=tmp_path,
+        capture_output=True,
+    )
+    return result.returncode == 0
+
+
+def test_v1_root_is_a_trust_anchor(tmp_path):
+    old = odd.v1("old in-house root")
+    inter = odd.intermediate("v3 intermediate", old)
+    for chain in ([odd.leaf(HOST, old)], [odd.leaf(HOST, inter), inter]):
+        assert openssl_accepts(tmp_path, chain, [old])
+        trust = verdict(chain, [old])
+        assert trust.trusted, trust.error_detail
+        assert trust.nonconforming == [
+            'root "old in-house root" is an X.509 version 1 certificate '
+            "(strict verifiers accept only version 3)"
+        ]
+        assert set(findings(chain, [old])) == {"tls.cert.nonconforming"}
+
+
+def test_v1_server_certificate_is_judged_on_its_name_not_refused(tmp_path):
+    root = odd.root()
+    inter = odd.intermediate("v3 intermediate", root)
+    for chain in ([odd.v1(HOST, root)], [odd.v1(HOST, inter), inter]):
+        assert openssl_accepts(tmp_path, chain, [root])
+        trust = verdict(chain, [root])
+        assert trust.trusted, trust.error_detail
+        assert not trust.hostname_matches  # no subjectAltName: its own finding
+        assert "tls.cert.untrusted" not in findings(chain, [root])
+
+
+def test_v1_intermediate_stays_untrusted(tmp_path):
+    root = odd.root()
+    old = odd.v1("v1 intermediate", root)
+    chain = [odd.leaf(HOST, old), old]
+    assert not openssl_accepts(tmp_path, chain, [root])
+    trust = verdict(chain, [root])
+    assert not trust.trusted
+    assert "version 1" in trust.error and "intermediate" in trust.error
+    assert "X509v3" in trust.error_detail and "X509v3" not in trust.error
+
+
+def test_v1_root_does_not_excuse_the_server_certificate():
+    old = odd.v1("old in-house root")
+    for leaf in (
+        odd.leaf(HOST, old, eku=[ExtendedKeyUsageOID.CLIENT_AUTH]),
+        odd.leaf(HOST, inter := odd.intermediate("v3", old), eku=[ExtendedKeyUsageOID.CLIENT_AUTH]),
+    ):
+        chain = [leaf] if leaf.cert.issuer == old.cert.subject else [leaf, inter]
+        trust = verdict(chain, [old])
+        assert not trust.trusted and "not meant for servers" in trust.error
+
+
+def test_v1_root_does_not_lend_trust_to_what_it_did_not_sign(tmp_path):
+    old = odd.v1("old in-house root")
+    impostor = odd.v1("old in-house root")  # same name, another key
+    leaf = odd.leaf(HOST, impostor)
+    assert not openssl_accepts(tmp_path, [leaf], [old])
+    assert not verdict([leaf], [old]).trusted

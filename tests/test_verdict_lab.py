@@ -47,6 +47,17 @@ def test_leaf_without_aki_is_trusted_and_nonconforming(verdict):
     assert "2.5.29.35" in finding.detail and "2.5.29.35" not in finding.evidence
 
 
+def test_chain_under_a_v1_root_is_trusted_and_nonconforming(verdict):
+    report = probe(A["v1root"], ca_file=verdict.v1_root_file, ports=(993, 143))
+    for label in ("imap/993", "imap/143"):
+        trust = service(report, label).tls.trust
+        assert trust.trusted, trust.error
+        assert codes(report, label) == {"tls.cert.nonconforming"}
+    finding = next(f for f in report.all_findings if f.code == "tls.cert.nonconforming")
+    assert '"maildiag v1 root" is an X.509 version 1 certificate' in finding.evidence
+    assert "X509v3" in finding.detail and "X509v3" not in finding.evidence
+
+
 def test_dovecot_on_a_nonstandard_implicit_tls_port(verdict):
     report = probe(
         A["noaki"],

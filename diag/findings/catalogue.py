@@ -177,8 +177,9 @@ CATALOGUE: dict[str, Entry] = {
         W,
         "the certificate breaks rules that strict verifiers enforce",
         "Reissue the certificate (or have the CA reissue it) following the CA/Browser Forum "
-        "profile: Authority Key Identifier on the server certificate, critical basic "
-        "constraints and key usage on every CA.",
+        "profile: version 3, Authority Key Identifier on the server certificate, critical "
+        "basic constraints and key usage on every CA (for a version 1 root: a new version 3 "
+        "root, distributed to the clients).",
     ),
     "tls.cert.weak_key": Entry(
         E,

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509 import verification
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -214,10 +215,27 @@ def _verify(
     """
     if not roots:
         return None, "no trusted root certificates available"
+    when = _inside_validity(leaf)
+    path, raw = _verify_v3(leaf, intermediates, roots, when)
+    if path is None and raw is not None and _V1_REFUSED in raw:
+        path = _v1_path(leaf, intermediates, roots, when)
+    return (path, None) if path is not None else (None, raw)
+
+
+def _verify_v3(
+    leaf: x509.Certificate,
+    intermediates: list[x509.Certificate],
+    roots: tuple | list,
+    when: datetime,
+    *,
+    leaf_is_ca: bool = False,
+) -> tuple[list[x509.Certificate] | None, str | None]:
+    """cryptography's verifier with the mail-client policies; `leaf_is_ca` checks the
+    bottom certificate as a CA (the issuer of a v1 server certificate)."""
     ee, ca = _mail_policies()
     builder = verification.PolicyBuilder().store(verification.Store(list(roots)))
-    builder = builder.time(_inside_validity(leaf)).max_chain_depth(8)
-    builder = builder.extension_policies(ee_policy=ee, ca_policy=ca)
+    builder = builder.time(when).max_chain_depth(8)
+    builder = builder.extension_policies(ee_policy=ca if leaf_is_ca else ee, ca_policy=ca)
     try:
         verified = builder.build_client_verifier().verify(leaf, intermediates)
     except verification.VerificationError as exc:
@@ -225,6 +243,95 @@ def _verify(
     except (ValueError, TypeError) as exc:  # e.g. an unreadable name in the chain
         return None, f"cannot verify: {exc}"
     return list(verified.chain), None
+
+
+# --- X.509 version 1 at the ends of a path ---------------------------------------------------
+#
+# OpenSSL, NSS, Apple and Microsoft accept a version 1 certificate (no extensions) as a
+# self-signed trust anchor, as old in-house CAs made them, and as the server certificate;
+# never as an intermediate CA, which must say it is one. cryptography's verifier refuses
+# any v1 certificate. So the v1 ends are checked here (issuer name, signature, validity)
+# and the v3 middle, if any, by the verifier, anchored at the certificate the v1 root
+# signed.
+
+_V1_REFUSED = "must be an X509v3 certificate"
+
+
+def _v1_path(
+    leaf: x509.Certificate,
+    pool: list[x509.Certificate],
+    roots: tuple,
+    when: datetime,
+) -> list[x509.Certificate] | None:
+    if leaf.version is not x509.Version.v1:
+        return _below_v1_root(leaf, pool, roots, when, leaf_is_ca=False)
+    for issuer in _issuers(leaf, [*pool, *roots], when):
+        if any(issuer is root for root in roots):
+            return [leaf, issuer]
+        if issuer.version is x509.Version.v1 or not _can_issue(issuer):
+            continue
+        rest = [c for c in pool if c is not issuer]
+        upper, _ = _verify_v3(issuer, rest, roots, when, leaf_is_ca=True)
+        upper = upper or _below_v1_root(issuer, rest, roots, when, leaf_is_ca=True)
+        if upper is not None:
+            return [leaf, *upper]
+    return None
+
+
+def _below_v1_root(
+    bottom: x509.Certificate,
+    pool: list[x509.Certificate],
+    roots: tuple,
+    when: datetime,
+    *,
+    leaf_is_ca: bool,
+) -> list[x509.Certificate] | None:
+    """A path from `bottom` (v3) to a v1 root."""
+    for root in roots:
+        if root.version is not x509.Version.v1 or not _valid_at(root, when):
+            continue
+        for below in [bottom, *pool]:
+            if below.version is x509.Version.v1 or not _signed_by(below, root):
+                continue
+            if below is bottom:  # its own anchor: the verifier still applies its policy
+                checked, _ = _verify_v3(bottom, [], (bottom,), when, leaf_is_ca=leaf_is_ca)
+                return [bottom, root] if checked is not None else None
+            if not (_can_issue(below) and _valid_at(below, when)):
+                continue
+            rest = [c for c in pool if c is not below]
+            path, _ = _verify_v3(bottom, rest, (below,), when, leaf_is_ca=leaf_is_ca)
+            if path is not None:
+                return [*path, root]
+    return None
+
+
+def _issuers(
+    cert: x509.Certificate, candidates: list[x509.Certificate], when: datetime
+) -> list[x509.Certificate]:
+    return [c for c in candidates if c is not cert and _valid_at(c, when) and _signed_by(cert, c)]
+
+
+def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def _valid_at(cert: x509.Certificate, when: datetime) -> bool:
+    return cert.not_valid_before_utc <= when <= cert.not_valid_after_utc
+
+
+def _can_issue(cert: x509.Certificate) -> bool:
+    """A v3 CA as RFC 5280 wants it: basic constraints saying so, keyCertSign if usage."""
+    constraints = _extension(cert, x509.BasicConstraints)
+    usage = _extension(cert, x509.KeyUsage)
+    return (
+        constraints is not None
+        and constraints.value.ca
+        and (usage is None or usage.value.key_cert_sign)
+    )
 
 
 def _strict_deviations(
@@ -262,7 +369,9 @@ def profile_rules(path: list[x509.Certificate]) -> list[str]:
     """The web-profile rules each certificate of an accepted path breaks, in plain words."""
     rules: list[str] = []
     leaf = path[0]
-    if _extension(leaf, x509.AuthorityKeyIdentifier) is None:
+    if leaf.version is x509.Version.v1:
+        rules.append(_V1_RULE.format(who="the server certificate"))
+    elif _extension(leaf, x509.AuthorityKeyIdentifier) is None:
         rules.append("the server certificate has no Authority Key Identifier extension")
     constraints = _extension(leaf, x509.BasicConstraints)
     if constraints is not None and constraints.value.ca:
@@ -274,12 +383,18 @@ def profile_rules(path: list[x509.Certificate]) -> list[str]:
         rules.append("the server certificate's key usage allows signing other certificates")
     for cert in path[1:]:
         who = _name(cert.subject)
+        if cert.version is x509.Version.v1:
+            rules.append(_V1_RULE.format(who=f"root {who}"))
+            continue
         constraints = _extension(cert, x509.BasicConstraints)
         if constraints is not None and not constraints.critical:
             rules.append(f"CA {who}: its basic constraints are not marked critical")
         if _extension(cert, x509.KeyUsage) is None:
             rules.append(f"CA {who}: it has no key usage extension")
     return rules
+
+
+_V1_RULE = "{who} is an X.509 version 1 certificate (strict verifiers accept only version 3)"
 
 
 def strict_clients_note() -> str:
@@ -374,6 +489,12 @@ _REASONS = (
         "the certificate's names are outside what its CA may issue for (name constraints)",
     ),
     ("maximum depth", "the chain is too long"),
+    (
+        _V1_REFUSED,
+        "a certificate in the chain is an old X.509 version 1 certificate, which clients "
+        "accept only as the server's own certificate or as a trusted root, not as an "
+        "intermediate CA",
+    ),
     ("2.5.29.35", "the server certificate has no Authority Key Identifier extension"),
     ("incorrect criticality", "an extension is marked critical (or not) against the rules"),
     ("missing required extension", "a certificate lacks an extension the rules require"),

@@ -1,16 +1,20 @@
 """Certificates real CAs issue and strict verifiers refuse, for the trust verdict tests.
 
 Made with cryptography (as tests/lab/pki.py), one builder with switches, so each test
-says exactly which rule its certificate breaks.
+says exactly which rule its certificate breaks; X.509 version 1 certificates, which
+cryptography cannot make, with the openssl command, as old in-house CAs made them.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import subprocess
+import tempfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
@@ -117,3 +121,32 @@ def leaf(host: str, issuer: Issued, **kw) -> Issued:
     kw.setdefault("ca", False)
     kw.setdefault("names", [host])
     return build(host, issuer, **kw)
+
+
+def v1(cn: str, issuer: Issued | None = None) -> Issued:
+    """An X.509 version 1 certificate (no extensions at all): `openssl x509 -req` without
+    an extension file, self-signed when `issuer` is None."""
+    with tempfile.TemporaryDirectory(prefix="maildiag-v1-") as scratch:
+        where = Path(scratch)
+
+        def openssl(*args: str) -> None:
+            subprocess.run(["openssl", *args], cwd=where, check=True, capture_output=True)
+
+        openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "key.pem")
+        openssl("req", "-new", "-key", "key.pem", "-subj", f"/CN={cn}", "-out", "req.pem")
+        signing = ["-signkey", "key.pem"]
+        if issuer is not None:
+            (where / "ca.pem").write_bytes(issuer.cert.public_bytes(serialization.Encoding.PEM))
+            (where / "ca.key").write_bytes(
+                issuer.key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+            )
+            signing = ["-CA", "ca.pem", "-CAkey", "ca.key", "-set_serial", "4242"]
+        openssl("x509", "-req", "-in", "req.pem", *signing, "-days", "90", "-out", "cert.pem")
+        cert = x509.load_pem_x509_certificate((where / "cert.pem").read_bytes())
+        key = serialization.load_pem_private_key((where / "key.pem").read_bytes(), None)
+    assert cert.version is x509.Version.v1, "openssl made a version 3 certificate"
+    return Issued(cert, key)

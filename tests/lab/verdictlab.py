@@ -10,6 +10,8 @@
                          a seven-service host with two TLS stacks
     *:11993     gnutls-serv (it binds every address), implicit TLS with TLS 1.0/1.1
                 allowed: GnuTLS alone, reached as 127.0.4.6
+    127.0.4.7   v1root   Dovecot 993/143: leaf and intermediate under an X.509 version 1
+                         root, as old in-house CAs made them (`v1_root_file`)
 
 The root is `root_file`; `bundle_file` also holds the intermediate.
 """
@@ -30,6 +32,7 @@ ADDRESSES = {
     "oldtls": "127.0.4.4",
     "gnutls": "127.0.4.5",
     "gnutls_serv": "127.0.4.6",
+    "v1root": "127.0.4.7",
 }
 ALT_IMAPS = 10993  # Dovecot's extra implicit-TLS port on noaki
 GNUTLS_SERV_PORT = 11993  # a port nothing else in the lab uses: gnutls-serv binds them all
@@ -41,6 +44,7 @@ class VerdictLab:
     root: Path
     root_file: Path
     bundle_file: Path
+    v1_root_file: Path
     processes: list[Process] = field(default_factory=list)
 
     def stop(self) -> None:
@@ -59,7 +63,12 @@ def start(root: Path) -> VerdictLab:
     inter = oddcerts.intermediate("maildiag verdict intermediate", authority)
     (directory / "root.pem").write_bytes(pki.pem(authority.cert))
     (directory / "bundle.pem").write_bytes(pki.pem(authority.cert) + pki.pem(inter.cert))
-    lab = VerdictLab(root, directory / "root.pem", directory / "bundle.pem")
+    old = oddcerts.v1("maildiag v1 root")
+    old_inter = oddcerts.intermediate("maildiag v1-root intermediate", old)
+    (directory / "v1-root.pem").write_bytes(pki.pem(old.cert))
+    lab = VerdictLab(
+        root, directory / "root.pem", directory / "bundle.pem", directory / "v1-root.pem"
+    )
 
     def names(host: str) -> list[str]:
         return [f"{host}.verdict.test", ADDRESSES[host]]
@@ -72,6 +81,9 @@ def start(root: Path) -> VerdictLab:
         "aia": _pair(directory, "aia", pki.make_leaf(names("aia"), inter, aia_url=AIA_URL), []),
         "oldtls": _pair(directory, "oldtls", pki.make_leaf(names("oldtls"), inter), [inter]),
         "gnutls": _pair(directory, "gnutls", pki.make_leaf(names("gnutls"), inter), [inter]),
+        "v1root": _pair(
+            directory, "v1root", pki.make_leaf(names("v1root"), old_inter), [old_inter]
+        ),
     }
     try:
         alt = (
@@ -95,6 +107,10 @@ def start(root: Path) -> VerdictLab:
             ),
             servers.DovecotSpec(
                 "verdict-gnutls", [servers.DovecotSite(ADDRESSES["gnutls"], pairs["gnutls"])]
+            ),
+            servers.DovecotSpec(
+                "verdict-v1root",
+                [servers.DovecotSite(ADDRESSES["v1root"], pairs["v1root"], ports=(993, 143))],
             ),
         ]
         for spec in specs:
