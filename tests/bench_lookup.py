@@ -23,7 +23,12 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.lab.bench import as_installed
+
 ROOT = Path(__file__).resolve().parents[1]
+
 ADDRESSES = ("a@gmail.com", "a@hotmail.nl", "a@systemli.org", "a@nowhere.example")
 
 
@@ -38,12 +43,14 @@ def main() -> int:
     print(f"command: {' '.join(command)} lookup --no-mx ADDRESS ({args.runs} runs each)")
     runs = {"--version": ["--version"]}
     runs |= {address: ["lookup", "--no-mx", address] for address in ADDRESSES}
+    env = as_installed()
     for label, argv in runs.items():
+        subprocess.run([*command, *argv], capture_output=True, env=env)  # warm-up
         wall, cpu = [], []
         for _ in range(args.runs):
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
-            subprocess.run([*command, *argv], capture_output=True)
+            subprocess.run([*command, *argv], capture_output=True, env=env)
             wall.append((time.perf_counter() - start) * 1000)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
