@@ -115,6 +115,19 @@ def test_lookup_by_domain_and_alias(text, provider_id):
     assert match.provider.id == provider_id and match.via == "domain"
 
 
+@pytest.mark.parametrize(
+    "text", ["jane@@gmail.com", "ja ne@gmail.com", "jane\x1b]0;x@gmail.com", "ja\tne@gmail.com"]
+)
+def test_malformed_local_parts_are_refused(text):
+    with pytest.raises(BadInput, match="bad local part"):
+        parse_query(text)
+
+
+@pytest.mark.parametrize("text", ["jane.doe+tag@gmail.com", "o'neil@gmail.com", "bücher@gmail.com"])
+def test_ordinary_local_parts_pass(text):
+    assert parse_query(text).address == text
+
+
 def test_username_is_filled_in():
     match = find("Jane.Doe@free.fr")
     imap = match.provider.servers("imap")[0]

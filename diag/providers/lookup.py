@@ -47,6 +47,11 @@ class ProviderMatch:
         return server.username_for(self.query.address)
 
 
+# RFC 5322 specials and space may not appear in an unquoted local part; with controls
+# (not printable), that also refuses the typo "jane@@example.com".
+_SPECIALS = frozenset(' <>(),;:@"[]\\')
+
+
 def parse_query(text: str) -> Query:
     """An address (user@domain) or a bare domain; IDN domains become A-labels."""
     raw = text.strip()
@@ -58,7 +63,7 @@ def parse_query(text: str) -> Query:
         local, _, domain = raw.rpartition("@")
         if not local or not domain:
             raise BadInput(f"invalid address {text!r}: expected name@domain")
-        if len(local) > 64 or any(c.isspace() or c in '<>(),;:"[]\\' for c in local):
+        if len(local) > 64 or any(not c.isprintable() or c in _SPECIALS for c in local):
             raise BadInput(f"invalid address {text!r}: bad local part")
         name = normalize_host(domain)
         return Query(text=text, domain=name, address=f"{local}@{name}")
