@@ -374,3 +374,32 @@ def test_ispdb_credentials_over_plain_http_are_refused(hostile):
     )
     assert result.returncode == 3
     assert "pw123" not in result.stdout + result.stderr and "plain HTTP" in result.stderr
+
+
+def test_a_silent_dns_server_costs_one_timeout_not_two():
+    """Sources that depend on an earlier lookup (Autodiscover's SRV, autoconfig's HTTP
+    fallback on the same name) must not wait for it a second time."""
+    import socket
+
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # reads nothing, answers never
+    sink.bind(("127.0.0.1", 0))
+    try:
+        start = time.monotonic()
+        result = maildiag(
+            "check", "jane@silent.example", "--nameserver", f"127.0.0.1:{sink.getsockname()[1]}",
+            "--timeout", "2", "--json",
+        )  # fmt: skip
+        elapsed = time.monotonic() - start
+    finally:
+        sink.close()
+    data = json.loads(result.stdout)
+    assert result.returncode == 3 and data["cause"] == "dns_down"
+    assert elapsed < 2 * 2  # one --timeout and the start-up; two timeouts before
+    sources = {(s["source"], s["location"]): s for s in data["discovery"]["sources"]}
+    http = sources[
+        (
+            "autoconfig-http",
+            "http://autoconfig.silent.example/mail/config-v1.1.xml?emailaddress=jane@silent.example",
+        )
+    ]
+    assert "timed out" in http["detail"]

@@ -41,11 +41,16 @@ class HttpError(Exception):
 
     `no_server` is True when there is simply no server there (no such name, nothing
     listening): for a discovery source, that means "not published", not "broken".
+    `unresolved` names the host whose address lookup failed, so a second URL on the same
+    host need not ask DNS again.
     """
 
-    def __init__(self, message: str, *, no_server: bool = False) -> None:
+    def __init__(
+        self, message: str, *, no_server: bool = False, unresolved: str | None = None
+    ) -> None:
         super().__init__(message)
         self.no_server = no_server
+        self.unresolved = unresolved
 
 
 @dataclass
@@ -224,7 +229,9 @@ async def _once(
     host, port, url = target.host, target.port, target.url
     dns_result = await resolve_addresses(resolver, host)
     if not dns_result.addresses:
-        raise HttpError(f"{host}: {dns_result.error}", no_server=dns_result.answered)
+        raise HttpError(
+            f"{host}: {dns_result.error}", no_server=dns_result.answered, unresolved=host
+        )
     conn, attempts = await connect(
         dns_result.addresses, port, budget.seconds, deadline=budget.until
     )

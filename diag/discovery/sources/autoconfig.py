@@ -27,13 +27,18 @@ def urls(ctx: Context) -> dict[str, str]:
 
 async def from_autoconfig(ctx: Context) -> list[SourceResult]:
     locations = urls(ctx)
+    unresolved: dict[str, SourceResult] = {}  # host -> the result its failed lookup gave
     secure = await asyncio.gather(
-        _one(ctx, "autoconfig", locations["autoconfig"]),
+        _one(ctx, "autoconfig", locations["autoconfig"], unresolved=unresolved),
         _one(ctx, "autoconfig-wellknown", locations["autoconfig-wellknown"]),
     )
     if any(r.status == "found" for r in secure):
         return list(secure)
-    fallback = await _one(ctx, "autoconfig-http", locations["autoconfig-http"])
+    http = locations["autoconfig-http"]
+    failed = unresolved.get(f"autoconfig.{ctx.domain}")
+    if failed is not None:  # the same name: DNS would say the same, after another wait
+        return [*secure, SourceResult("autoconfig-http", http, failed.status, failed.detail)]
+    fallback = await _one(ctx, "autoconfig-http", http)
     fallback.insecure = fallback.status == "found"
     return [*secure, fallback]
 
@@ -46,7 +51,12 @@ async def from_ispdb(ctx: Context) -> SourceResult:
 
 
 async def _one(
-    ctx: Context, source: str, url: str, credentials: Credentials | None = None
+    ctx: Context,
+    source: str,
+    url: str,
+    credentials: Credentials | None = None,
+    *,
+    unresolved: dict[str, SourceResult] | None = None,
 ) -> SourceResult:
     shown = redact(url)
     try:
@@ -58,7 +68,10 @@ async def _one(
             credentials=credentials,
         )
     except HttpError as exc:
-        return SourceResult(source, shown, "not_found" if exc.no_server else "error", str(exc))
+        result = SourceResult(source, shown, "not_found" if exc.no_server else "error", str(exc))
+        if exc.unresolved and unresolved is not None:
+            unresolved[exc.unresolved] = result
+        return result
     except BadInput as exc:
         return SourceResult(source, shown, "error", str(exc))
     if response.status == 404 or response.status == 410:

@@ -16,12 +16,17 @@ PATH = "/autodiscover/autodiscover.xml"
 
 
 async def from_autodiscover(ctx: Context) -> list[SourceResult]:
+    """The two fixed URLs are asked while the SRV lookup travels, not after it: with a
+    slow or silent DNS server, waiting would double the source's time."""
     targets = [f"https://{ctx.domain}{PATH}", f"https://autodiscover.{ctx.domain}{PATH}"]
-    srv = await _srv_target(ctx)
-    if srv and srv not in targets:
-        targets.append(srv)
-    results = await asyncio.gather(*(_post(ctx, url) for url in targets))
-    return list(results)
+    fixed = asyncio.gather(*(_post(ctx, url) for url in targets))
+    try:
+        srv = await _srv_target(ctx)
+        extra = [await _post(ctx, srv)] if srv and srv not in targets else []
+        return [*await fixed, *extra]
+    except BaseException:
+        fixed.cancel()
+        raise
 
 
 async def _srv_target(ctx: Context) -> str | None:
