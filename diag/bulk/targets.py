@@ -51,7 +51,7 @@ def parse(text: str, *, probe: bool) -> Target:
         if probe:
             host, port = split_host_port(text)
             return Target(text, host=host, port=port)
-        from diag.providers.lookup import parse_query
+        from diag.providers.query import parse_query
 
         parse_query(text)
     except BadInput as exc:

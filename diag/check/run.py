@@ -12,7 +12,7 @@ from diag.discovery.discover import DiscoveryOptions, discover, head_start
 from diag.net.connection import elapsed_ms
 from diag.net.dns import MxResult, make_resolver, mx_hosts
 from diag.progress import Event, Progress, silent
-from diag.providers.lookup import parse_query
+from diag.providers.query import parse_query
 from diag.tls.loader import trust_store_loader
 
 if TYPE_CHECKING:

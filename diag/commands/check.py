@@ -66,7 +66,7 @@ def run_discover(
     text: str, opts: DiscoveryOptions, *, as_json: bool, export: str | None, output: Path | None
 ) -> int:
     from diag.discovery.discover import discover
-    from diag.providers.lookup import parse_query
+    from diag.providers.query import parse_query
 
     export = check_export(export, output, as_json)
     parse_query(text)
@@ -110,7 +110,7 @@ def run_check(
 ) -> int:
     from diag.advice.i18n import Catalog, check_language
     from diag.check.run import check
-    from diag.providers.lookup import parse_query
+    from diag.providers.query import parse_query
 
     export = check_export(export, output, as_json)
     parse_query(text)

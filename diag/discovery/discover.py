@@ -17,8 +17,7 @@ from diag.discovery.model import (
 from diag.net.connection import elapsed_ms
 from diag.net.dns import MxResult, Resolver, make_resolver, mx_hosts
 from diag.progress import Counter, Event, Progress, silent
-from diag.providers.lookup import parse_query
-from diag.providers.requirements import requirement_messages
+from diag.providers.query import parse_query
 
 if TYPE_CHECKING:
     from diag.providers.database import ProviderDatabase
@@ -64,6 +63,7 @@ async def discover(
     from diag.discovery.sources.provider_db import from_database
     from diag.discovery.sources.srv import from_srv
     from diag.providers.database import load
+    from diag.providers.requirements import requirement_messages
 
     database = database or load(list(options.providers_dirs))
     ctx = Context(

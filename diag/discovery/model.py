@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from diag.advice.model import Message
 from diag.model import Security
 
 if TYPE_CHECKING:
+    from diag.advice.model import Message
     from diag.net.dns import Nameserver
     from diag.net.http import Credentials
 
