@@ -149,6 +149,7 @@ class TrustResult:
     incomplete_reason: str | None = None
     missing_issuer: str | None = None  # the certificate the server should also send
     issuer_url: str | None = None  # where that certificate is published (AIA)
+    issuer_downloaded: bool | None = None  # None: not tried; False: the download failed
     # Rules of the strict (CA/Browser Forum) profile the chain breaks, in plain words;
     # empty when strict verifiers accept it as well.
     nonconforming: list[str] = field(default_factory=list)

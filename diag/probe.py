@@ -49,6 +49,9 @@ from diag.tls.context import peer_chain_der, probe_context
 from diag.tls.loader import trust_store_loader
 
 if TYPE_CHECKING:  # cryptography loads only when a handshake needs analysing
+    from cryptography import x509
+
+    from diag.tls.aia import IssuerDownloads
     from diag.tls.trust import TrustStore
 
 DEFAULT_TIMEOUT = 10.0
@@ -146,13 +149,18 @@ async def probe_services(
     else:
         counter = Counter(progress, "probing", host)
         counter.add(len(specs))
+        issuers = issuer_downloads(resolver, options)
 
         async def bounded(spec: ServiceSpec) -> ServiceResult:
             try:
                 if limiter is None:
-                    return await probe_service(host, dns_result, spec, explicit, options, store)
+                    return await probe_service(
+                        host, dns_result, spec, explicit, options, store, issuers
+                    )
                 async with limiter:
-                    return await probe_service(host, dns_result, spec, explicit, options, store)
+                    return await probe_service(
+                        host, dns_result, spec, explicit, options, store, issuers
+                    )
             except Exception as exc:  # a fault of ours must not cost the other services
                 return ServiceResult(
                     spec=spec,
@@ -193,6 +201,21 @@ def internal_error(exc: Exception) -> str:
     return f"{type(exc).__name__}{place}: {str(exc)[:200]}"
 
 
+def issuer_downloads(resolver: Resolver, options: ProbeOptions) -> Callable[[], IssuerDownloads]:
+    """The AIA downloader of one probe, made when a chain first needs it (it imports
+    cryptography's PKCS#7 reader and the HTTP client)."""
+    made: list[IssuerDownloads] = []
+
+    def get() -> IssuerDownloads:
+        if not made:
+            from diag.tls.aia import IssuerDownloads
+
+            made.append(IssuerDownloads(resolver, options.timeout, options.ca_file))
+        return made[0]
+
+    return get
+
+
 async def probe_service(
     host: str,
     dns_result: DnsResult,
@@ -200,6 +223,7 @@ async def probe_service(
     explicit: bool,
     options: ProbeOptions,
     store: Callable[[], TrustStore],
+    issuers: Callable[[], IssuerDownloads] | None = None,
 ) -> ServiceResult:
     clock = time.perf_counter()
     budget = Budget.total(options.timeout, SERVICE_STEPS)
@@ -229,7 +253,7 @@ async def probe_service(
                 injection_test(result.address, spec.port, spec.protocol, sni, budget)
             )
     try:
-        await _session(conn, host, sni, spec, result, budget, store, handshaken)
+        await _session(conn, host, sni, spec, result, budget, store, handshaken, issuers)
     except Exception as exc:  # what the session learned before the fault still stands
         result.internal_error = internal_error(exc)
     finally:
@@ -256,6 +280,7 @@ async def _session(
     budget: Budget,
     store: Callable[[], TrustStore],
     handshaken: asyncio.Future[TlsInfo | None] | None = None,
+    issuers: Callable[[], IssuerDownloads] | None = None,
 ) -> None:
     """One protocol session; every failure is recorded on `result`, none escapes.
 
@@ -263,7 +288,7 @@ async def _session(
     negotiated version from it instead of asking again)."""
     dialect = dialect_for(spec.protocol)
     if spec.security is Security.TLS:
-        result.tls = await handshake(conn, host, sni, budget, store)
+        result.tls = await handshake(conn, host, sni, budget, store, issuers)
         _tell(handshaken, result.tls)
         if not result.tls.ok:
             return
@@ -292,7 +317,7 @@ async def _session(
         if not result.starttls.ok:
             await _quit(dialect, conn, budget)
             return
-        result.tls = await handshake(conn, host, sni, budget, store)
+        result.tls = await handshake(conn, host, sni, budget, store, issuers)
         _tell(handshaken, result.tls)
         if conn.discarded:  # plaintext after the go-ahead: dropped, never read as TLS data
             result.starttls.pipelined = conn.discarded[:300].decode("utf-8", errors="replace")
@@ -335,8 +360,15 @@ async def request_starttls(
 
 
 async def handshake(
-    conn: Connection, host: str, sni: str | None, budget: Budget, store: Callable[[], TrustStore]
+    conn: Connection,
+    host: str,
+    sni: str | None,
+    budget: Budget,
+    store: Callable[[], TrustStore],
+    issuers: Callable[[], IssuerDownloads] | None = None,
 ) -> TlsInfo:
+    """The real handshake, the chain described and judged; with `issuers`, a leaf sent
+    alone is judged again with the issuer its AIA URL gives."""
     try:
         ssl_object = await conn.start_tls(probe_context(), sni, budget.deadline())
     except (StepTimeout, ProtocolError) as exc:
@@ -348,13 +380,22 @@ async def handshake(
         cipher=cipher[0] if cipher else None,
         cipher_bits=cipher[2] if cipher else None,
     )
-    _describe_chain(info, peer_chain_der(ssl_object), host, store())
+    certificates = _describe_chain(info, peer_chain_der(ssl_object), host, store())
+    trust = info.trust
+    if issuers and certificates and trust and trust.incomplete_chain and trust.issuer_url:
+        from diag.tls.trust import with_downloaded_issuer
+
+        download = await issuers().get(trust.issuer_url)
+        with_downloaded_issuer(trust, certificates, download.certificates, download.error, store())
     return info
 
 
-def _describe_chain(info: TlsInfo, der_chain: list[bytes], host: str, store: TrustStore) -> None:
+def _describe_chain(
+    info: TlsInfo, der_chain: list[bytes], host: str, store: TrustStore
+) -> list[x509.Certificate] | None:
     """Describe the chain as far as it can be read; judge trust when a strict parser read
-    it all. Never raises: one odd certificate must not cost the other services."""
+    it all (then return it). Never raises: one odd certificate must not cost the other
+    services."""
     import warnings
 
     from diag.tls.certificate import read_chain
@@ -362,15 +403,16 @@ def _describe_chain(info: TlsInfo, der_chain: list[bytes], host: str, store: Tru
 
     if not der_chain:
         info.error = "the server sent no certificate"
-        return
+        return None
     reading = read_chain(der_chain)
     info.chain = reading.infos
     info.chain_detail = "; ".join(reading.detail) or None
     if reading.certificates is None:
-        return  # trust cannot be judged: the malformed-certificate finding says so
+        return None  # trust cannot be judged: the malformed-certificate finding says so
     with warnings.catch_warnings():  # already turned into findings by read_chain
         warnings.simplefilter("ignore")
         info.trust = assess(reading.certificates, host, store)
+    return reading.certificates
 
 
 async def _quit(dialect: Dialect, conn: Connection, budget: Budget) -> None:

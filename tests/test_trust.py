@@ -9,8 +9,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from diag.findings.analyze import tls_findings
 from diag.model import TlsInfo
+from diag.tls.aia import read_certificates
 from diag.tls.certificate import describe
-from diag.tls.trust import TrustStore, assess
+from diag.tls.trust import TrustStore, assess, with_downloaded_issuer
 from tests.lab import oddcerts as odd
 
 HOST = "mail.odd.test"
@@ -261,3 +262,52 @@ def test_v1_root_does_not_lend_trust_to_what_it_did_not_sign(tmp_path):
     leaf = odd.leaf(HOST, impostor)
     assert not openssl_accepts(tmp_path, [leaf], [old])
     assert not verdict([leaf], [old]).trusted
+
+
+# --- the issuer named by AIA, downloaded -------------------------------------------------
+
+
+def test_downloaded_issuer_confirms_a_missing_intermediate(ca):
+    root, inter = ca
+    leaf = odd.leaf(HOST, inter, aia_url="http://ca.odd.test/i.crt")
+    trust = with_downloaded_issuer(
+        verdict([leaf], [root]), [leaf.cert], [inter.cert], None, TrustStore((root.cert,))
+    )
+    assert trust.incomplete_chain and trust.issuer_downloaded is True
+    assert 'leads to the trusted root "odd root"' in trust.incomplete_reason
+
+
+def test_downloaded_issuer_that_leads_nowhere_makes_it_untrusted(ca):
+    root, _ = ca
+    stranger = odd.intermediate("odd intermediate", odd.root("stranger root"))
+    leaf = odd.leaf(HOST, stranger, aia_url="http://ca.odd.test/i.crt")
+    trust = with_downloaded_issuer(
+        verdict([leaf], [root]), [leaf.cert], [stranger.cert], None, TrustStore((root.cert,))
+    )
+    assert not trust.trusted and not trust.incomplete_chain
+    assert '"stranger root", which is not a trusted root' in trust.error
+    info = TlsInfo(ok=True, chain=[describe(leaf.cert)], trust=trust)
+    assert {f.code for f in tls_findings("imap/993", info)} == {"tls.cert.untrusted"}
+
+
+def test_a_failed_download_keeps_the_guess_and_says_so(ca):
+    root, inter = ca
+    leaf = odd.leaf(HOST, inter, aia_url="http://ca.odd.test/i.crt")
+    trust = with_downloaded_issuer(
+        verdict([leaf], [root]), [leaf.cert], [], "HTTP 404", TrustStore((root.cert,))
+    )
+    assert trust.incomplete_chain and trust.issuer_downloaded is False
+    assert "HTTP 404" in trust.incomplete_reason
+
+
+def test_issuer_downloads_read_der_pem_and_pkcs7_and_nothing_else(ca):
+    from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
+
+    _, inter = ca
+    der = inter.cert.public_bytes(Encoding.DER)
+    pem = inter.cert.public_bytes(Encoding.PEM)
+    bundle = pkcs7.serialize_certificates([inter.cert], Encoding.DER)
+    for data in (der, pem, bundle, pkcs7.serialize_certificates([inter.cert], Encoding.PEM)):
+        assert read_certificates(data) == [inter.cert]
+    for junk in (b"", b"<html>not found</html>", der[:100], b"\x30\x82" + b"\xff" * 5000):
+        assert read_certificates(junk) == []

@@ -77,6 +77,28 @@ def test_leaf_alone_with_aia_names_where_to_get_the_intermediate(verdict):
     assert finding.code == "tls.cert.incomplete_chain"
     assert "maildiag verdict intermediate" in finding.message
     assert verdictlab.AIA_URL in finding.evidence and verdictlab.AIA_URL in finding.fix
+    # downloaded from the lab's nginx, as Windows and Apple clients would: fixable
+    assert service(report, "imap/993").tls.trust.issuer_downloaded is True
+    assert 'leads to the trusted root "maildiag verdict root"' in finding.evidence
+
+
+def test_leaf_alone_whose_aia_issuer_leads_nowhere_is_untrusted(verdict):
+    report = probe(A["aiaforeign"], ca_file=verdict.root_file, ports=(993,))
+    trust = service(report, "imap/993").tls.trust
+    assert not trust.trusted and not trust.incomplete_chain and trust.issuer_downloaded
+    (finding,) = report.all_findings
+    assert finding.code == "tls.cert.untrusted"
+    assert verdictlab.FOREIGN_AIA_URL in finding.evidence
+    assert '"nobody\'s", which is not a trusted root' in finding.evidence
+
+
+def test_leaf_alone_whose_aia_url_fails_stays_a_missing_intermediate(verdict):
+    report = probe(A["aiagone"], ca_file=verdict.root_file, ports=(993,))
+    trust = service(report, "imap/993").tls.trust
+    assert trust.incomplete_chain and trust.issuer_downloaded is False
+    (finding,) = report.all_findings
+    assert finding.code == "tls.cert.incomplete_chain"
+    assert "HTTP 404" in finding.evidence and "not known" in finding.evidence
 
 
 def test_old_dovecot_scanned(verdict):

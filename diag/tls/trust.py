@@ -156,6 +156,50 @@ def _assess(chain: list[x509.Certificate], host: str, store: TrustStore) -> Trus
     return result
 
 
+def with_downloaded_issuer(
+    result: TrustResult,
+    chain: list[x509.Certificate],
+    certificates: list[x509.Certificate],
+    error: str | None,
+    store: TrustStore,
+) -> TrustResult:
+    """Check the guess "a leaf sent alone lacks its intermediate" with the issuer its AIA
+    URL gave: still incomplete (and now known to be fixable), or untrusted for good."""
+    if not (result.incomplete_chain and result.issuer_url):
+        return result
+    url, missing = result.issuer_url, result.missing_issuer
+    if error is not None or not certificates:
+        result.issuer_downloaded = False
+        result.incomplete_reason = (
+            f"{result.incomplete_reason}; downloading it failed ({error}), so whether the "
+            "chain would then lead to a trusted root is not known"
+        )
+        return result
+    result.issuer_downloaded = True
+    leaf = chain[0]
+    path, raw = _verify(leaf, chain[1:] + certificates + list(store.intermediates), store.roots)
+    if path is not None:
+        result.incomplete_reason = (
+            f"the server sent only its own certificate, issued by {missing}; with that "
+            f"issuer, downloaded from {url}, the chain leads to the trusted root "
+            f"{_name(path[-1].subject)}"
+        )
+        return result
+    issuer = next((c for c in certificates if c.subject == leaf.issuer), certificates[0])
+    reason = (
+        f"its issuer is in turn issued by {_name(issuer.issuer)}, which is not a trusted root"
+        if raw and ("candidates exhausted" in raw or "no issuer" in raw)
+        else plain_reason(raw, leaf)
+    )
+    result.incomplete_chain = False
+    result.error = (
+        f"even with its issuer {missing}, downloaded from {url}, the chain does not lead to "
+        f"a trusted root: {reason}"
+    )
+    result.error_detail = raw
+    return result
+
+
 # --- the two profiles ------------------------------------------------------------------------
 #
 # Mail clients (OpenSSL, NSS, Apple, Microsoft) apply RFC 5280 path building with basic

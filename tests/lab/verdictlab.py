@@ -4,6 +4,10 @@
                          CA's leaf without Authority/Subject Key Identifiers (trusted by
                          mail clients, refused by strict verifiers)
     127.0.4.3   aia      Dovecot 993: the leaf alone, naming its issuer's URL (AIA)
+    127.0.4.8   aiaforeign  Dovecot 993: the leaf alone, its AIA naming an intermediate of
+                         a root nobody trusts (untrusted even with it)
+    127.0.4.10  aiagone  Dovecot 993: the leaf alone, its AIA URL answering 404
+    127.0.4.9   nginx, plain HTTP: the intermediates at their AIA URLs
     127.0.4.4   oldtls   Dovecot 993/143: TLS 1.0 and 1.1 on, anonymous and NULL suites
                          (OpenSSL @SECLEVEL=0), as servers configured long ago
     127.0.4.5   gnutls   Exim (GnuTLS) 25/465/587 and Dovecot (OpenSSL) 993/143/995/110:
@@ -23,7 +27,9 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.lab import oddcerts, pki, servers
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from tests.lab import oddcerts, pki, servers, web
 from tests.lab.servers import LabError, Process, ensure_free, wait_for_ports
 
 ADDRESSES = {
@@ -33,10 +39,15 @@ ADDRESSES = {
     "gnutls": "127.0.4.5",
     "gnutls_serv": "127.0.4.6",
     "v1root": "127.0.4.7",
+    "aiaforeign": "127.0.4.8",
+    "aia_server": "127.0.4.9",
+    "aiagone": "127.0.4.10",
 }
 ALT_IMAPS = 10993  # Dovecot's extra implicit-TLS port on noaki
 GNUTLS_SERV_PORT = 11993  # a port nothing else in the lab uses: gnutls-serv binds them all
 AIA_URL = "http://127.0.4.9/verdict-intermediate.crt"
+FOREIGN_AIA_URL = "http://127.0.4.9/foreign-intermediate.crt"
+GONE_AIA_URL = "http://127.0.4.9/gone.crt"
 
 
 @dataclass
@@ -63,6 +74,7 @@ def start(root: Path) -> VerdictLab:
     inter = oddcerts.intermediate("maildiag verdict intermediate", authority)
     (directory / "root.pem").write_bytes(pki.pem(authority.cert))
     (directory / "bundle.pem").write_bytes(pki.pem(authority.cert) + pki.pem(inter.cert))
+    foreign = oddcerts.intermediate("maildiag foreign intermediate", oddcerts.root("nobody's"))
     old = oddcerts.v1("maildiag v1 root")
     old_inter = oddcerts.intermediate("maildiag v1-root intermediate", old)
     (directory / "v1-root.pem").write_bytes(pki.pem(old.cert))
@@ -84,6 +96,19 @@ def start(root: Path) -> VerdictLab:
         "v1root": _pair(
             directory, "v1root", pki.make_leaf(names("v1root"), old_inter), [old_inter]
         ),
+        "aiaforeign": _pair(
+            directory,
+            "aiaforeign",
+            pki.make_leaf(names("aiaforeign"), foreign, aia_url=FOREIGN_AIA_URL),
+            [],
+        ),
+        "aiagone": _pair(
+            directory, "aiagone", pki.make_leaf(names("aiagone"), inter, aia_url=GONE_AIA_URL), []
+        ),
+    }
+    published = {  # what the CAs publish at the AIA URLs (DER, as RFC 5280 says)
+        "verdict-intermediate.crt": inter.cert.public_bytes(Encoding.DER),
+        "foreign-intermediate.crt": foreign.cert.public_bytes(Encoding.DER),
     }
     try:
         alt = (
@@ -97,7 +122,11 @@ def start(root: Path) -> VerdictLab:
                 extra=[alt],
             ),
             servers.DovecotSpec(
-                "verdict-aia", [servers.DovecotSite(ADDRESSES["aia"], pairs["aia"], ports=(993,))]
+                "verdict-aia",
+                [
+                    servers.DovecotSite(ADDRESSES[name], pairs[name], ports=(993,))
+                    for name in ("aia", "aiaforeign", "aiagone")
+                ],
             ),
             servers.DovecotSpec(
                 "verdict-oldtls",
@@ -116,6 +145,7 @@ def start(root: Path) -> VerdictLab:
         for spec in specs:
             lab.processes.append(servers.start_dovecot(spec, root))
         wait_for_ports([(ADDRESSES["noaki"], ALT_IMAPS)], lab.processes[0])
+        lab.processes.append(web.start_static(root, "aia", ADDRESSES["aia_server"], published))
         lab.processes.append(start_exim(root, ADDRESSES["gnutls"], pairs["gnutls"]))
         lab.processes.append(start_gnutls_serv(root, ADDRESSES["gnutls_serv"], pairs["gnutls"]))
     except BaseException:

@@ -84,10 +84,7 @@ def start_nginx(root: Path, pair: Pair, files: dict[str, str | bytes]) -> Proces
     write_site(www, files)
     log = directory / "error.log"
     conf = directory / "nginx.conf"
-    temp = " ".join(
-        f"{kind}_temp_path {directory}/tmp/{kind};"
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
+    temp = _temp_paths(directory)
     conf.write_text(f"""
 worker_processes 1;
 pid {directory}/nginx.pid;
@@ -118,6 +115,49 @@ http {{
     }}
 }}
 """)
+    return _launch(conf, log, endpoints)
+
+
+def start_static(root: Path, name: str, address: str, files: dict[str, str | bytes]) -> Process:
+    """A second nginx, plain HTTP on address:80, serving `files` ("path" -> content), e.g.
+    the certificates a CA publishes at the AIA URLs of the certificates it issues."""
+    require("nginx")
+    endpoints = [(address, 80)]
+    ensure_free(endpoints, "nginx")
+    directory = root / f"nginx-{name}"
+    (directory / "tmp").mkdir(parents=True, exist_ok=True)
+    write_site(directory / "www", files)
+    log = directory / "error.log"
+    conf = directory / "nginx.conf"
+    temp = _temp_paths(directory)
+    conf.write_text(f"""
+worker_processes 1;
+pid {directory}/nginx.pid;
+error_log {log} info;
+events {{ worker_connections 64; }}
+http {{
+    access_log {directory}/access.log;
+    {temp}
+    types {{ application/pkix-cert crt; }}
+    default_type application/octet-stream;
+    server {{
+        listen {address}:80;
+        server_name _;
+        root {directory}/www;
+    }}
+}}
+""")
+    return _launch(conf, log, endpoints)
+
+
+def _temp_paths(directory: Path) -> str:
+    return " ".join(
+        f"{kind}_temp_path {directory}/tmp/{kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+
+
+def _launch(conf: Path, log: Path, endpoints: list[tuple[str, int]]) -> Process:
     check = subprocess.run(["nginx", "-t", "-c", str(conf)], capture_output=True, text=True)
     if check.returncode != 0:
         from tests.lab.servers import LabError
