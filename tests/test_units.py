@@ -26,6 +26,8 @@ from diag.tls.hostname import matches
         ("mail.com", ["*.com"], [], False),  # too broad
         ("mail.example.com", ["mail.example.org"], [], False),
         ("bücher.example", ["xn--bcher-kva.example"], [], True),  # IDN, U-label vs A-label
+        ("xn--bcher-kva.example", ["bücher.example"], [], False),  # a Unicode dNSName: malformed
+        ("bücher.example", ["bücher.example"], [], False),  # compared as clients do: bytes
         ("xn--bcher-kva.shop.example", ["*.shop.example"], [], True),
         ("xn--bcher-kva.example", ["*.example"], [], False),  # wildcard under one label
         ("127.0.0.2", ["127.0.0.2"], [], False),  # an IP never matches a DNS name

@@ -2,7 +2,10 @@
 
 Only subjectAltName entries count (clients stopped reading the CN long ago); a
 wildcard is a whole left-most label and stands for exactly one label; IDNs are
-compared in their A-label (punycode) form; IP addresses match only IP entries.
+compared in their A-label (punycode) form: the host the user named is converted, the
+certificate's entries are not (a dNSName is ASCII by definition; one in Unicode is a
+malformed entry clients compare byte for byte, and never match); IP addresses match
+only IP entries.
 """
 
 from __future__ import annotations
@@ -26,7 +29,13 @@ def matches(host: str, dns_names: list[str], ip_addresses: list[str]) -> bool:
     if ip is not None:
         return any(_same_ip(ip, candidate) for candidate in ip_addresses)
     reference = to_alabel(host)
-    return any(_dns_match(reference, to_alabel(pattern)) for pattern in dns_names)
+    return any(_dns_match(reference, _entry(pattern)) for pattern in dns_names)
+
+
+def _entry(pattern: str) -> str:
+    """A certificate's dNSName as clients compare it: ASCII, case-insensitive."""
+    pattern = pattern.strip().rstrip(".").lower()
+    return pattern if pattern.isascii() else ""
 
 
 def _same_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, candidate: str) -> bool:
