@@ -382,10 +382,11 @@ async def handshake(
     )
     certificates = _describe_chain(info, peer_chain_der(ssl_object), host, store())
     trust = info.trust
-    if issuers and certificates and trust and trust.incomplete_chain and trust.issuer_url:
+    url = trust.issuer_url if trust and trust.incomplete_chain else None
+    if issuers and certificates and url and url.lower().startswith(("http://", "https://")):
         from diag.tls.trust import with_downloaded_issuer
 
-        download = await issuers().get(trust.issuer_url)
+        download = await issuers().get(url)
         with_downloaded_issuer(trust, certificates, download.certificates, download.error, store())
     return info
 

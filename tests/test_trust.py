@@ -164,6 +164,15 @@ def test_leaf_sent_alone_is_a_missing_intermediate(ca, aia):
     assert "candidates exhausted" not in incomplete.evidence
 
 
+def test_the_downloadable_aia_location_is_named_before_ldap(ca):
+    root, inter = ca
+    ldap = "ldap:///CN=odd%20intermediate,CN=AIA,DC=corp?cACertificate?base"
+    leaf = odd.leaf(HOST, inter, aia_url=[ldap, "http://pki.corp.example/odd.crt"])
+    assert verdict([leaf], [root]).issuer_url == "http://pki.corp.example/odd.crt"
+    only_ldap = odd.leaf(HOST, inter, aia_url=[ldap])
+    assert verdict([only_ldap], [root]).issuer_url == ldap  # named all the same
+
+
 def test_intermediate_in_ca_file_confirms_the_missing_one(ca):
     root, inter = ca
     trust = verdict([odd.leaf(HOST, inter)], [root], [inter])

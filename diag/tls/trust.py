@@ -482,8 +482,11 @@ def _issuer_unknown(leaf: x509.Certificate, store: TrustStore) -> bool:
 
 
 def _aia(leaf: x509.Certificate) -> str | None:
+    """The issuer's URL a client can download: http(s) before ldap:// (older Microsoft CAs
+    list an LDAP location first)."""
     urls = ca_issuer_urls(leaf)
-    return urls[0] if urls else None
+    web = [u for u in urls if u.lower().startswith(("http://", "https://"))]
+    return (web or urls or [None])[0]
 
 
 def _name(name: x509.Name) -> str:

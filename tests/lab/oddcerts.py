@@ -48,7 +48,7 @@ def build(
     ski: bool = True,
     names: list[str] | None = None,
     usage: x509.KeyUsage | None = None,
-    aia_url: str | None = None,
+    aia_url: str | list[str] | None = None,
     eku: list[x509.ObjectIdentifier] | None = None,
 ) -> Issued:
     """A certificate; issuer None makes it self-signed. ca None: no basic constraints."""
@@ -86,13 +86,15 @@ def build(
     if eku is not None:
         builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
     if aia_url:
+        urls = [aia_url] if isinstance(aia_url, str) else aia_url
         builder = builder.add_extension(
             x509.AuthorityInformationAccess(
                 [
                     x509.AccessDescription(
                         AuthorityInformationAccessOID.CA_ISSUERS,
-                        x509.UniformResourceIdentifier(aia_url),
+                        x509.UniformResourceIdentifier(url),
                     )
+                    for url in urls
                 ]
             ),
             critical=False,
