@@ -294,8 +294,7 @@ def _pty_run(args: list[str], answers: list[bytes], columns: int = 200) -> tuple
             since_answer += chunk
             if re.search(rb"\)\s*$", since_answer):  # a question ends with its hint
                 answer = next(pending, None)
-                if answer is not None:
-                    time.sleep(0.2)  # typed as a person does, once the prompt is read
+                if answer is not None:  # at once: a Ctrl-C right at the prompt must count
                     os.write(fd, answer)
                     since_answer = b""
         else:
