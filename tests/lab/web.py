@@ -11,6 +11,7 @@ from tests.lab.servers import Process, ensure_free, require, wait_for_ports
 
 HTTPS_ADDRESS = "127.0.0.40"  # HTTPS and HTTP
 HTTP_ONLY_ADDRESS = "127.0.0.41"  # HTTP only: the port 443 there refuses
+WWW = "@WWW@"  # in a server block (_serve): the folder that holds the files
 
 
 def autoconfig(
@@ -75,34 +76,15 @@ def write_site(www: Path, files: dict[str, str | bytes]) -> None:
 
 
 def start_nginx(root: Path, pair: Pair, files: dict[str, str | bytes]) -> Process:
-    require("nginx")
     endpoints = [(HTTPS_ADDRESS, 443), (HTTPS_ADDRESS, 80), (HTTP_ONLY_ADDRESS, 80)]
-    ensure_free(endpoints, "nginx")
-    directory = root / "nginx"
-    www = directory / "www"
-    (directory / "tmp").mkdir(parents=True, exist_ok=True)
-    write_site(www, files)
-    log = directory / "error.log"
-    conf = directory / "nginx.conf"
-    temp = _temp_paths(directory)
-    conf.write_text(f"""
-worker_processes 1;
-pid {directory}/nginx.pid;
-error_log {log} info;
-events {{ worker_connections 64; }}
-http {{
-    access_log {directory}/access.log;
-    {temp}
-    types {{ text/xml xml; }}
-    default_type text/plain;
-    server {{
+    server = f"""
         listen {HTTPS_ADDRESS}:443 ssl;
         listen {HTTPS_ADDRESS}:80;
         listen {HTTP_ONLY_ADDRESS}:80;
         server_name _;
         ssl_certificate {pair.cert_file};
         ssl_certificate_key {pair.key_file};
-        root {www}/$host;
+        root {WWW}/$host;
         # Redirect scenarios for the HTTP client: one followed, one refused (HTTPS to HTTP).
         if ($host = autoconfig.moved.lab.test) {{
             return 301 https://autoconfig.good.lab.test$request_uri;
@@ -111,25 +93,38 @@ http {{
             return 302 http://autoconfig.good.lab.test$request_uri;
         }}
         # Autodiscover is a POST: serve the static response for it too.
-        location / {{ error_page 405 =200 $uri; }}
-    }}
-}}
-""")
-    return _launch(conf, log, endpoints)
+        location / {{ error_page 405 =200 $uri; }}"""
+    types = "types { text/xml xml; }\n    default_type text/plain;"
+    return _serve(root / "nginx", files, endpoints, types, server)
 
 
 def start_static(root: Path, name: str, address: str, files: dict[str, str | bytes]) -> Process:
     """A second nginx, plain HTTP on address:80, serving `files` ("path" -> content), e.g.
     the certificates a CA publishes at the AIA URLs of the certificates it issues."""
+    server = f"""
+        listen {address}:80;
+        server_name _;
+        root {WWW};"""
+    types = "types { application/pkix-cert crt; }\n    default_type application/octet-stream;"
+    return _serve(root / f"nginx-{name}", files, [(address, 80)], types, server)
+
+
+def _serve(
+    directory: Path,
+    files: dict[str, str | bytes],
+    endpoints: list[tuple[str, int]],
+    types: str,
+    server: str,
+) -> Process:
+    """nginx from a private configuration in `directory`; `server` is the body of its one
+    server block."""
     require("nginx")
-    endpoints = [(address, 80)]
     ensure_free(endpoints, "nginx")
-    directory = root / f"nginx-{name}"
+    www = directory / "www"
     (directory / "tmp").mkdir(parents=True, exist_ok=True)
-    write_site(directory / "www", files)
+    write_site(www, files)
     log = directory / "error.log"
     conf = directory / "nginx.conf"
-    temp = _temp_paths(directory)
     conf.write_text(f"""
 worker_processes 1;
 pid {directory}/nginx.pid;
@@ -137,13 +132,9 @@ error_log {log} info;
 events {{ worker_connections 64; }}
 http {{
     access_log {directory}/access.log;
-    {temp}
-    types {{ application/pkix-cert crt; }}
-    default_type application/octet-stream;
-    server {{
-        listen {address}:80;
-        server_name _;
-        root {directory}/www;
+    {_temp_paths(directory)}
+    {types}
+    server {{{server.replace(WWW, str(www))}
     }}
 }}
 """)
