@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from diag.progress import Event, Progress, silent
-from diag.render.safe import clean
 
 if TYPE_CHECKING:
     from rich.status import Status
@@ -46,6 +45,8 @@ class _Line:
 
     def __call__(self, event: Event) -> None:
         from rich.text import Text
+
+        from diag.render.safe import clean  # only on a terminal: not before the first packet
 
         self._events[event.stage] = event
         self._status.update(Text(clean(describe(self._events))))  # names from DNS
