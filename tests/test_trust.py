@@ -320,3 +320,30 @@ def test_issuer_downloads_read_der_pem_and_pkcs7_and_nothing_else(ca):
         assert read_certificates(data) == [inter.cert]
     for junk in (b"", b"<html>not found</html>", der[:100], b"\x30\x82" + b"\xff" * 5000):
         assert read_certificates(junk) == []
+
+
+def test_one_download_per_url_for_every_service_and_host(ca, monkeypatch):
+    import asyncio
+
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from diag.net.http import HttpResponse
+    from diag.tls import aia
+
+    _, inter = ca
+    calls = []
+
+    async def fake_fetch(url, **_kw):
+        calls.append(url)
+        await asyncio.sleep(0.01)
+        return HttpResponse(url, 200, {}, inter.cert.public_bytes(Encoding.DER))
+
+    monkeypatch.setattr(aia, "fetch", fake_fetch)
+
+    async def many() -> list[aia.Download]:
+        probes = [aia.IssuerDownloads(None, 1.0, None) for _ in range(3)]  # three hosts
+        return await asyncio.gather(*(p.get("http://ca.test/i.crt") for p in probes * 7))
+
+    downloads = asyncio.run(many())
+    assert calls == ["http://ca.test/i.crt"]
+    assert all(d.certificates == [inter.cert] for d in downloads)

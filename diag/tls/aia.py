@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import warnings
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,18 +35,25 @@ class Download:
     error: str | None = None  # why nothing usable came, in plain words
 
 
-class IssuerDownloads:
-    """Downloads shared by every service of a run: the same certificate on seven ports
-    (or on every host of a provider) costs one request."""
+# Downloads are shared by everything running on one event loop: the same certificate on
+# seven ports, or on every host of a provider a scan meets, costs one request.
+_downloads: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[str, asyncio.Future[Download]]
+] = weakref.WeakKeyDictionary()
+MAX_REMEMBERED = 256  # URLs per run; the oldest is forgotten first
 
+
+class IssuerDownloads:
     def __init__(self, resolver: Resolver, timeout: float, ca_file: Path | None) -> None:
         self._resolver, self._timeout, self._ca_file = resolver, timeout, ca_file
-        self._downloads: dict[str, asyncio.Future[Download]] = {}
 
     async def get(self, url: str) -> Download:
-        task = self._downloads.get(url)
+        memo = _downloads.setdefault(asyncio.get_running_loop(), {})
+        task = memo.get(url)
         if task is None:
-            task = self._downloads[url] = asyncio.ensure_future(self._download(url))
+            if len(memo) >= MAX_REMEMBERED:
+                memo.pop(next(iter(memo)))
+            task = memo[url] = asyncio.ensure_future(self._download(url))
         return await asyncio.shield(task)
 
     async def _download(self, url: str) -> Download:
