@@ -187,7 +187,23 @@ class Connection:
         ssl_object = self._writer.get_extra_info("ssl_object")
         if ssl_object is None:  # pragma: no cover - asyncio always sets it after start_tls
             raise ProtocolError("TLS handshake finished without a TLS session")
+        self._ack_now()
         return ssl_object
+
+    def _ack_now(self) -> None:
+        """Acknowledge what has arrived at once, not after the kernel's delayed-ACK wait.
+
+        A TLS 1.3 server writes its session tickets and, separately, its first words
+        (the implicit-TLS greeting); with Nagle's algorithm on its side the second write
+        waits for our ACK of the first, which Linux delays by 40 ms while we, waiting
+        for the greeting, have nothing to send. TCP_QUICKACK sends the pending ACK now.
+        """
+        quickack = getattr(socket, "TCP_QUICKACK", None)
+        sock = self._writer.get_extra_info("socket")
+        if quickack is None or sock is None:
+            return
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
 
     async def close(self) -> None:
         """Close and wait (at most 1 s) for the peer to see it.
