@@ -16,7 +16,7 @@ pytestmark = pytest.mark.lab
 
 INJECTED_CAPS = b"250-scripted\r\n250 AUTH PLAIN LOGIN\r\n"
 AT_LIMIT = b"421 4.3.2 Too many concurrent SMTP connections; please try again later\r\n"
-LIMIT_LOGS: dict[int, list[str]] = {465: [], 587: []}  # per port: "served"/"refused"
+LIMIT_LOGS: dict[int, list[str]] = {25: [], 465: [], 587: []}  # per port: served/refused
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +43,8 @@ def servers(tmp_path_factory):
         running.serve(at_limit, 465, tf.at_limit(implicit, {2, 3, 4}, AT_LIMIT, LIMIT_LOGS[465]))
         starttls = tf.smtp_server(context, injectable=False)
         running.serve(at_limit, 587, tf.at_limit(starttls, {2, 3, 4, 5}, AT_LIMIT, LIMIT_LOGS[587]))
+        every_later = set(range(2, 1000))  # only the main session is ever served
+        running.serve(at_limit, 25, tf.at_limit(starttls, every_later, AT_LIMIT, LIMIT_LOGS[25]))
         blocked = tf.ADDRESS["blocked25"]
         running.drop_connections(blocked, 25)
         running.serve(blocked, 587, tf.smtp_server(context, injectable=False))
@@ -135,6 +137,20 @@ def test_hellos_turned_away_at_a_connection_limit_are_asked_again(servers, port)
     refused = 3 if port == 465 else 4
     assert LIMIT_LOGS[port].count("refused") == refused
     assert "banner.rejected" not in codes(report)
+
+
+def test_a_server_that_stays_at_its_limit_is_asked_a_bounded_number_of_times(servers):
+    """Counted by the server: the main session, then three hellos (TLS 1.2, TLS 1.1 and
+    below, weak suites) and the injection test, each tried three times, then null."""
+    LIMIT_LOGS[25].clear()
+    report = probe(tf.ADDRESS["at_limit"], ports=(25,), timeout=2)
+    smtp = service(report, "smtp/25")
+    assert smtp.tls.ok and smtp.starttls.injection is None
+    assert smtp.scan.versions["TLSv1.3"] is True  # from the main handshake
+    assert {smtp.scan.versions[v] for v in ("SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2")} == {None}
+    assert {w.accepted for w in smtp.scan.weak.values()} == {None}
+    assert smtp.scan.hellos == 3 and smtp.scan.retries == 6
+    assert LIMIT_LOGS[25] == ["served"] + ["refused"] * 12
 
 
 def test_slow_greeting_is_waited_for_and_said(servers):
