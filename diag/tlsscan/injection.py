@@ -16,7 +16,7 @@ from diag.protocols import dialect_for
 from diag.protocols.base import LineBudget
 from diag.protocols.smtp import read_reply
 from diag.tls.context import probe_context
-from diag.tlsscan.scan import RETRY_DELAYS
+from diag.tlsscan.scan import RETRY_DELAYS, may_wait
 
 # What each protocol sends: STARTTLS and the injected command, then (inside TLS) goodbye.
 _PIPELINE = {
@@ -45,7 +45,7 @@ async def injection_test(
     main session (`main`) got its TLS session."""
     outcome = await _once(address, port, protocol, sni, budget)
     for delay in RETRY_DELAYS:
-        if outcome != _BUSY or budget.remaining() <= delay:
+        if outcome != _BUSY or not may_wait(budget, delay):
             break
         info = await main if main is not None else None
         if info is None or not info.ok:

@@ -51,6 +51,14 @@ class _Busy(str):
 # the main session got through (a server refusing us altogether is not asked again).
 RETRY_DELAYS = (0.5, 1.0)
 
+
+def may_wait(budget: Budget, delay: float) -> bool:
+    """Whether a pause of `delay` still ends well before the exchange's total deadline."""
+    if budget.until is None:
+        return True
+    return asyncio.get_running_loop().time() + delay + 0.1 < budget.until
+
+
 # What a mail server says instead of TLS on an implicit-TLS port when it refuses us.
 _REFUSALS = {"smtp": (b"421", b"554"), "imap": (b"* BYE",), "pop3": (b"-ERR",)}
 
@@ -82,7 +90,7 @@ async def scan_service(
         scan.hellos += 1
         answer = await _ask(address, spec, server_name, budget, version, suites)
         for delay in RETRY_DELAYS:
-            if not isinstance(answer, _Busy) or budget.remaining() <= delay:
+            if not isinstance(answer, _Busy) or not may_wait(budget, delay):
                 break
             info = await main if main is not None else None
             if info is None or not info.ok:
