@@ -250,7 +250,7 @@ async def probe_service(
         scan = asyncio.ensure_future(scan_service(result.address, spec, sni, budget, handshaken))
         if spec.security is Security.STARTTLS:
             injection = asyncio.ensure_future(
-                injection_test(result.address, spec.port, spec.protocol, sni, budget)
+                injection_test(result.address, spec.port, spec.protocol, sni, budget, handshaken)
             )
     try:
         await _session(conn, host, sni, spec, result, budget, store, handshaken, issuers)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
 
 from diag.model import ProbeReport, Reachability
+from diag.net.connection import ProtocolError
 from tests.conftest import FAULTS, FILTERED, codes, probe, service
 
 pytestmark = pytest.mark.lab
@@ -62,6 +64,30 @@ def test_reset_on_client_hello(scripted):
     (finding,) = report.all_findings
     assert finding.code == "tls.handshake_failed"
     assert "reset" in finding.evidence or "closed" in finding.evidence
+
+
+def test_close_after_a_reset_handshake_does_not_wait(scripted):
+    """asyncio never tells the stream of a loss during start_tls: waiting for the close
+    to be seen used to take the whole second of close()'s limit, every time."""
+    from diag.net.connection import connect
+    from diag.tls.context import probe_context
+
+    address, port, _ = FAULTS["reset_hello"]
+
+    async def attempt() -> float:
+        loop = asyncio.get_running_loop()
+        conn, _ = await connect([address], port, 1.0)
+        assert conn is not None
+        with pytest.raises(ProtocolError):
+            await conn.start_tls(probe_context(), None, loop.time() + 1.0)
+        begin = loop.time()
+        await conn.close()
+        return loop.time() - begin
+
+    async def several() -> list[float]:
+        return [await attempt() for _ in range(5)]
+
+    assert max(asyncio.run(several())) < 0.3
 
 
 def test_filtered_port_times_out(scripted):

@@ -15,6 +15,8 @@ from tests.lab.scripted import ScriptedServers
 pytestmark = pytest.mark.lab
 
 INJECTED_CAPS = b"250-scripted\r\n250 AUTH PLAIN LOGIN\r\n"
+AT_LIMIT = b"421 4.3.2 Too many concurrent SMTP connections; please try again later\r\n"
+LIMIT_LOGS: dict[int, list[str]] = {25: [], 465: [], 587: []}  # per port: served/refused
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +38,13 @@ def servers(tmp_path_factory):
         running.serve(busy, 110, tf.busy(b"-ERR [IN-USE] Mailbox locked, try later\r\n"))
         running.serve(busy, 995, tf.busy(b"-ERR [SYS/TEMP] Server busy\r\n"))
         running.serve(tf.ADDRESS["slow"], 587, tf.slow_smtp(2.2, context))
+        at_limit = tf.ADDRESS["at_limit"]  # connection 1 is the main session's
+        implicit = tf.smtp_implicit(context)
+        running.serve(at_limit, 465, tf.at_limit(implicit, {2, 3, 4}, AT_LIMIT, LIMIT_LOGS[465]))
+        starttls = tf.smtp_server(context, injectable=False)
+        running.serve(at_limit, 587, tf.at_limit(starttls, {2, 3, 4, 5}, AT_LIMIT, LIMIT_LOGS[587]))
+        every_later = set(range(2, 1000))  # only the main session is ever served
+        running.serve(at_limit, 25, tf.at_limit(starttls, every_later, AT_LIMIT, LIMIT_LOGS[25]))
         blocked = tf.ADDRESS["blocked25"]
         running.drop_connections(blocked, 25)
         running.serve(blocked, 587, tf.smtp_server(context, injectable=False))
@@ -96,6 +105,53 @@ def test_busy_pop3_on_implicit_tls_port_is_not_a_tls_verdict(servers):
     # A server that greets in plaintext on 995 is not speaking TLS: the handshake fails.
     report = probe(tf.ADDRESS["busy"], ports=(995,), timeout=1)
     assert codes(report) == {"tls.handshake_failed"}
+
+
+def test_busy_implicit_tls_port_leaves_the_scan_untested_not_refused(servers):
+    # "-ERR" instead of a ServerHello says nothing about TLS versions: null, never false.
+    report = probe(tf.ADDRESS["busy"], ports=(995,), timeout=1)
+    scan = service(report, "pop3/995").scan
+    assert set(scan.versions.values()) == {None} and scan.retries == 0  # main failed too
+    assert scan.answers["TLSv1.2"] == "the server refused the session"
+
+
+@pytest.mark.parametrize("port", [465, 587])
+def test_hellos_turned_away_at_a_connection_limit_are_asked_again(servers, port):
+    """A server at its session limit (Exim's smtp_accept_max) turns some of the scan's
+    connections away with 421: asked again, the verdicts are those of a free server."""
+    LIMIT_LOGS[port].clear()
+    report = probe(tf.ADDRESS["at_limit"], ports=(port,), timeout=2)
+    smtp = service(report, f"smtp/{port}")
+    assert smtp.tls.ok
+    assert smtp.scan.versions == {
+        "SSLv3": False,
+        "TLSv1": False,
+        "TLSv1.1": False,
+        "TLSv1.2": True,
+        "TLSv1.3": True,
+    }
+    assert {w.accepted for w in smtp.scan.weak.values()} == {False}
+    assert smtp.scan.retries >= 1 and smtp.scan.hellos == 3
+    if port == 587:
+        assert smtp.starttls.injection is False  # tested, not left at null
+    refused = 3 if port == 465 else 4
+    assert LIMIT_LOGS[port].count("refused") == refused
+    assert "banner.rejected" not in codes(report)
+
+
+def test_a_server_that_stays_at_its_limit_is_asked_a_bounded_number_of_times(servers):
+    """Counted by the server: the main session, then three hellos (TLS 1.2, TLS 1.1 and
+    below, weak suites) and the injection test, each tried three times, then null."""
+    LIMIT_LOGS[25].clear()
+    # The pauses (0.5 s, 1 s) fit in the service's total deadline, not in one step's.
+    report = probe(tf.ADDRESS["at_limit"], ports=(25,), timeout=1)
+    smtp = service(report, "smtp/25")
+    assert smtp.tls.ok and smtp.starttls.injection is None
+    assert smtp.scan.versions["TLSv1.3"] is True  # from the main handshake
+    assert {smtp.scan.versions[v] for v in ("SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2")} == {None}
+    assert {w.accepted for w in smtp.scan.weak.values()} == {None}
+    assert smtp.scan.hellos == 3 and smtp.scan.retries == 6
+    assert LIMIT_LOGS[25] == ["served"] + ["refused"] * 12
 
 
 def test_slow_greeting_is_waited_for_and_said(servers):

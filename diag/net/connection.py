@@ -84,6 +84,7 @@ class Connection:
         self._release = release  # gives back the per-address slot, once
         self.local_address: str = writer.get_extra_info("sockname")[0]
         self.discarded = b""  # plaintext dropped by the last start_tls
+        self._upgrade_failed = False  # a failed start_tls leaves nothing to wait for at close
 
     @contextlib.asynccontextmanager
     async def _step(self, deadline: float, late: str) -> AsyncIterator[None]:
@@ -169,11 +170,13 @@ class Connection:
         self.discarded = self.take_buffered()
         loop = asyncio.get_running_loop()
         timeout = max(deadline - loop.time(), 0.01)
+        self._upgrade_failed = True  # until the handshake is known to have finished
         try:
             async with asyncio.timeout_at(deadline + 0.5):
                 await self._writer.start_tls(
                     context, server_hostname=server_hostname, ssl_handshake_timeout=timeout
                 )
+            self._upgrade_failed = False
         except TimeoutError:
             raise StepTimeout("TLS handshake did not complete in time") from None
         except ssl.SSLError as exc:
@@ -184,9 +187,41 @@ class Connection:
         ssl_object = self._writer.get_extra_info("ssl_object")
         if ssl_object is None:  # pragma: no cover - asyncio always sets it after start_tls
             raise ProtocolError("TLS handshake finished without a TLS session")
+        self._ack_now()
         return ssl_object
 
+    def _ack_now(self) -> None:
+        """Acknowledge what has arrived at once, not after the kernel's delayed-ACK wait.
+
+        A TLS 1.3 server writes its session tickets and, separately, its first words
+        (the implicit-TLS greeting); with Nagle's algorithm on its side the second write
+        waits for our ACK of the first, which Linux delays by 40 ms while we, waiting
+        for the greeting, have nothing to send. TCP_QUICKACK sends the pending ACK now.
+        """
+        quickack = getattr(socket, "TCP_QUICKACK", None)
+        sock = self._writer.get_extra_info("socket")
+        if quickack is None or sock is None:
+            return
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
+
     async def close(self) -> None:
+        """Close and wait (at most 1 s) for the peer to see it.
+
+        After a failed TLS upgrade asyncio has already dropped the socket, but the stream
+        is never told (the TLS layer that replaced it saw the loss, not the stream):
+        waiting would always take the whole second, so the socket is aborted instead.
+        """
+        if self._upgrade_failed:
+            self._writer.transport.abort()
+            try:  # the stream's own loss, when it did hear of it: taken, never logged
+                async with asyncio.timeout(0):
+                    await self._writer.wait_closed()
+            except (TimeoutError, ConnectionError, OSError, ssl.SSLError):
+                pass
+            finally:
+                self._release_slot()
+            return
         self._writer.close()
         try:
             async with asyncio.timeout(1):
@@ -194,9 +229,12 @@ class Connection:
         except (TimeoutError, ConnectionError, OSError, ssl.SSLError):
             pass
         finally:
-            if self._release is not None:
-                self._release()
-                self._release = None
+            self._release_slot()
+
+    def _release_slot(self) -> None:
+        if self._release is not None:
+            self._release()
+            self._release = None
 
 
 _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = (

@@ -8,11 +8,15 @@ the encrypted session.
 
 from __future__ import annotations
 
+import asyncio
+
+from diag.model import TlsInfo
 from diag.net.connection import Budget, Connection, ProtocolError, StepTimeout, connect
 from diag.protocols import dialect_for
 from diag.protocols.base import LineBudget
 from diag.protocols.smtp import read_reply
 from diag.tls.context import probe_context
+from diag.tlsscan.scan import RETRY_DELAYS, may_wait
 
 # What each protocol sends: STARTTLS and the injected command, then (inside TLS) goodbye.
 _PIPELINE = {
@@ -24,10 +28,36 @@ _GOODBYE = {"smtp": "QUIT", "imap": "y LOGOUT", "pop3": "QUIT"}
 _MAX_REPLIES = 8
 
 
+_BUSY = "busy"  # the server turned the session away: asked again, as the scanner does
+
+
 async def injection_test(
-    address: str, port: int, protocol: str, sni: str | None, budget: Budget
+    address: str,
+    port: int,
+    protocol: str,
+    sni: str | None,
+    budget: Budget,
+    main: asyncio.Future[TlsInfo | None] | None = None,
 ) -> bool | None:
-    """True: injectable; False: not (or hung up, correctly); None: could not test."""
+    """True: injectable; False: not (or hung up, correctly); None: could not test.
+
+    A refusal greeting is tried again after the scanner's RETRY_DELAYS, only when the
+    main session (`main`) got its TLS session."""
+    outcome = await _once(address, port, protocol, sni, budget)
+    for delay in RETRY_DELAYS:
+        if outcome != _BUSY or not may_wait(budget, delay):
+            break
+        info = await main if main is not None else None
+        if info is None or not info.ok:
+            break
+        await asyncio.sleep(delay)
+        outcome = await _once(address, port, protocol, sni, budget)
+    return None if outcome == _BUSY else outcome  # type: ignore[return-value]
+
+
+async def _once(
+    address: str, port: int, protocol: str, sni: str | None, budget: Budget
+) -> bool | str | None:
     conn, _ = await connect([address], port, budget.seconds, deadline=budget.until)
     if conn is None:
         return None
@@ -39,11 +69,13 @@ async def injection_test(
         await conn.close()
 
 
-async def _test(conn: Connection, protocol: str, sni: str | None, budget: Budget) -> bool | None:
+async def _test(
+    conn: Connection, protocol: str, sni: str | None, budget: Budget
+) -> bool | str | None:
     dialect = dialect_for(protocol)
     greeting = await dialect.greeting(conn, budget.deadline())
     if not greeting.ok:
-        return None
+        return _BUSY
     if protocol == "smtp":
         await dialect.capabilities(conn, budget.deadline())
     await conn.send_bytes(_PIPELINE[protocol], budget.deadline())

@@ -21,6 +21,7 @@ class TlsScan:
     # per hello ("TLSv1", "RC4", ...): the server's answer when it was not a ServerHello
     answers: dict[str, str] = field(default_factory=dict)
     hellos: int = 0
+    retries: int = 0  # hellos asked again after the server turned the session away
     elapsed_ms: float = 0.0
 
     @property

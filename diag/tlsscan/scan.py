@@ -40,6 +40,29 @@ class _Untestable(Exception):
     """The hello could not be sent (no connection, the STARTTLS exchange failed)."""
 
 
+class _Busy(str):
+    """Why the hello went unanswered: the server turned the session away (SMTP 421, IMAP
+    BYE, POP3 -ERR), which says nothing about TLS. Asked again later (RETRY_DELAYS)."""
+
+
+# A server at its connection limit refuses for a moment: Exim, by default at most 20
+# sessions, keeps each child about half a second after a refused handshake, so a scan's
+# own hellos can fill it. A refused hello is asked again after these pauses, only when
+# the main session got through (a server refusing us altogether is not asked again).
+RETRY_DELAYS = (0.5, 1.0)
+
+
+def may_wait(budget: Budget, delay: float) -> bool:
+    """Whether a pause of `delay` still ends well before the exchange's total deadline."""
+    if budget.until is None:
+        return True
+    return asyncio.get_running_loop().time() + delay + 0.1 < budget.until
+
+
+# What a mail server says instead of TLS on an implicit-TLS port when it refuses us.
+_REFUSALS = {"smtp": (b"421", b"554"), "imap": (b"* BYE",), "pop3": (b"-ERR",)}
+
+
 async def scan_service(
     address: str,
     spec: ServiceSpec,
@@ -65,7 +88,17 @@ async def scan_service(
 
     async def ask(version: str, suites: tuple[int, ...]) -> Answer | str:
         scan.hellos += 1
-        return await _ask(address, spec, server_name, budget, version, suites)
+        answer = await _ask(address, spec, server_name, budget, version, suites)
+        for delay in RETRY_DELAYS:
+            if not isinstance(answer, _Busy) or not may_wait(budget, delay):
+                break
+            info = await main if main is not None else None
+            if info is None or not info.ok:
+                break
+            await asyncio.sleep(delay)
+            scan.retries += 1
+            answer = await _ask(address, spec, server_name, budget, version, suites)
+        return str(answer) if isinstance(answer, str) else answer
 
     async def exact(name: str) -> None:
         suites = tuple(TLS13) if name == "TLSv1.3" else ALL_LEGACY
@@ -176,9 +209,10 @@ async def _ask(
         if spec.security is Security.STARTTLS:
             await _starttls(conn, spec.protocol, budget)
         await conn.send_bytes(client_hello(version, suites, server_name), budget.deadline())
-        return await _answer(conn, budget)
+        return await _answer(conn, budget, _REFUSALS.get(spec.protocol, ()))
     except _Untestable as exc:
-        return str(exc)
+        reason = exc.args[0]
+        return reason if isinstance(reason, _Busy) else str(reason)
     except StepTimeout:
         return "no answer before the deadline"
     except ProtocolError as exc:
@@ -192,7 +226,7 @@ async def _starttls(conn: Connection, protocol: str, budget: Budget) -> None:
     try:
         greeting = await dialect.greeting(conn, budget.deadline())
         if not greeting.ok:
-            raise _Untestable("the server refused the session")
+            raise _Untestable(_Busy("the server refused the session"))
         if protocol == "smtp":
             await dialect.capabilities(conn, budget.deadline())
         reply = await dialect.starttls(conn, budget.deadline())
@@ -203,8 +237,11 @@ async def _starttls(conn: Connection, protocol: str, budget: Budget) -> None:
     conn.take_buffered()
 
 
-async def _answer(conn: Connection, budget: Budget) -> Answer:
-    """Read until the bytes make an answer; a hang-up before that is a refusal."""
+async def _answer(
+    conn: Connection, budget: Budget, refusals: tuple[bytes, ...] = ()
+) -> Answer | _Busy:
+    """Read until the bytes make an answer; a hang-up before that is a refusal of the
+    hello, a refusal greeting in plaintext (`refusals`) a refusal of the session."""
     data = b""
     deadline = budget.deadline()
     while True:
@@ -216,6 +253,8 @@ async def _answer(conn: Connection, budget: Budget) -> Answer:
             return Garbage("the server hung up")
         data += chunk
         answer = parse(data)
+        if isinstance(answer, Garbage) and refusals and data.startswith(refusals):
+            return _Busy("the server refused the session")
         if answer is not NEED_MORE:
             return answer  # type: ignore[return-value]
         if len(data) >= MAX_RESPONSE:

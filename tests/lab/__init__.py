@@ -167,14 +167,19 @@ def web_files() -> dict[str, str]:
     }
 
 
-def start(root: Path) -> Lab:
+def start(root: Path, dovecot_login: str = "high-security") -> Lab:
+    """`dovecot_login`: how mail.lab.test's Dovecot runs its login processes
+    (servers.DOVECOT_LOGIN_MODES); the benchmarks may ask for "high-performance"."""
     names = {scenario: name for scenario, (name, _) in HOSTS.items()}
     lab = Lab(root, pki.build(root / "pki", names, HTTPS_NAMES))
     pairs = lab.pki.pairs
     try:
         lab.processes.append(servers.start_dnsmasq(zone(), *DNS, root, "lab.test"))
         main = servers.DovecotSpec(
-            "main", [servers.DovecotSite(HOSTS["good"][1], pairs["good"])], auth_socket=True
+            "main",
+            [servers.DovecotSite(HOSTS["good"][1], pairs["good"])],
+            auth_socket=True,
+            login=dovecot_login,
         )
         lab.processes.append(servers.start_dovecot(main, root))
         legacy = servers.DovecotSpec(

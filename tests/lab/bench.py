@@ -35,10 +35,10 @@ def as_installed(env: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def running_lab() -> Iterator[Lab]:
+def running_lab(dovecot_login: str = "high-security") -> Iterator[Lab]:
     root = Path(tempfile.mkdtemp(prefix="maildiag-bench-"))
     os.chmod(root, 0o755)
-    lab = start(root)
+    lab = start(root, dovecot_login)
     try:
         yield lab
     finally:

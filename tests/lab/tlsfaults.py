@@ -4,6 +4,8 @@
   STARTTLS is answered inside TLS (CVE-2011-0411 class): SMTP and IMAP;
 - a server (or man in the middle) that sends extra plaintext after its go-ahead;
 - busy servers (SMTP 421, IMAP BYE, POP3 -ERR [IN-USE]) and a slow greeting;
+- a server briefly at its connection limit (as Exim is after a burst of refused
+  handshakes): some connections turned away with a busy greeting, the rest served;
 - canned ServerHello responders for the scanner: SSLv3 only, RC4 only.
 
 Handlers are plain asyncio callbacks, served by tests/lab/scripted.ScriptedServers.
@@ -29,6 +31,7 @@ ADDRESS = {  # tls-verdicts' loopback range
     "rc4_only": "127.0.4.26",
     "blocked25": "127.0.4.27",
     "implicit": "127.0.4.28",
+    "at_limit": "127.0.4.29",
 }
 
 
@@ -228,6 +231,52 @@ def pop3_implicit(context: ssl.SSLContext):
                 else:
                     writer.write(b"-ERR no\r\n")
                 await writer.drain()
+        writer.close()
+
+    return handler
+
+
+def smtp_implicit(context: ssl.SSLContext):
+    """SMTP with implicit TLS (465): greeting, EHLO, QUIT."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with suppress(ConnectionError, ssl.SSLError, OSError, TimeoutError):
+            async with asyncio.timeout(5):
+                await writer.start_tls(context)
+            writer.write(b"220 scripted ESMTP\r\n")
+            async for line in _lines(reader):
+                verb = line.split(" ", 1)[0].upper()
+                if verb == "EHLO":
+                    writer.write(b"250-scripted\r\n250 AUTH PLAIN\r\n")
+                elif verb == "QUIT":
+                    writer.write(b"221 2.0.0 bye\r\n")
+                    await writer.drain()
+                    break
+                else:
+                    writer.write(b"502 5.5.2 no\r\n")
+                await writer.drain()
+        writer.close()
+
+    return handler
+
+
+def at_limit(serve, refused: set[int], greeting: bytes, log: list[str]):
+    """`serve`, except that the connections numbered in `refused` (1 is the first) get
+    `greeting` in plaintext and are closed, as a server at its session limit does.
+    `log` records "served" or "refused" per connection, in order."""
+    count = 0
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal count
+        count += 1
+        if count not in refused:
+            log.append("served")
+            await serve(reader, writer)
+            return
+        log.append("refused")
+        with suppress(ConnectionError, OSError):
+            writer.write(greeting)
+            await writer.drain()
         writer.close()
 
     return handler

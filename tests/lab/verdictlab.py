@@ -67,7 +67,9 @@ def _pair(directory: Path, stem: str, leaf: pki.Issued, chain: list[pki.Issued])
     return pki.write_pair(directory, stem, leaf, chain)
 
 
-def start(root: Path) -> VerdictLab:
+def start(root: Path, dovecot_login: str = "high-security") -> VerdictLab:
+    """`dovecot_login`: how the seven-service host's Dovecot (127.0.4.5) runs its login
+    processes (servers.DOVECOT_LOGIN_MODES)."""
     directory = root / "verdict-pki"
     directory.mkdir(parents=True, exist_ok=True)
     authority = oddcerts.root("maildiag verdict root")
@@ -135,7 +137,9 @@ def start(root: Path) -> VerdictLab:
                 cipher_list="ALL:aNULL:eNULL:@SECLEVEL=0",
             ),
             servers.DovecotSpec(
-                "verdict-gnutls", [servers.DovecotSite(ADDRESSES["gnutls"], pairs["gnutls"])]
+                "verdict-gnutls",
+                [servers.DovecotSite(ADDRESSES["gnutls"], pairs["gnutls"])],
+                login=dovecot_login,
             ),
             servers.DovecotSpec(
                 "verdict-v1root",
