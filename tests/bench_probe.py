@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from diag.net.dns import Nameserver
 from diag.probe import ProbeOptions, probe_host
 from tests.lab import DNS, verdictlab
-from tests.lab.bench import median_ms, running_lab
+from tests.lab.bench import as_installed, median_ms, running_lab
 from tests.lab.servers import DOVECOT_LOGIN_MODES
 
 SETTLE = 0.8  # seconds between runs, not timed
@@ -108,10 +108,13 @@ def _host(title: str, host: str, ca_file: Path, lab, runs: int) -> dict[str, flo
     cli = [sys.executable, "-m", "diag", "probe", host, "--nameserver", lab.nameserver]
     cli += ["--ca-file", str(ca_file), "--json"]
 
+    env = as_installed()  # with bytecode, as after `pip install`
+
     def command(*extra: str) -> None:
-        subprocess.run([*cli, *extra], capture_output=True, check=False)
+        subprocess.run([*cli, *extra], capture_output=True, check=False, env=env)
 
     in_process(True)  # warm up: trust store, imports, the servers' first processes
+    command()  # and the command's bytecode
     figures = {
         "command": _median(lambda: command(), runs),
         "command_bare": _median(lambda: command("--no-scan"), runs),
