@@ -34,6 +34,11 @@ DNS_ENTRIES = 10_000  # a dnspython Answer keeps its whole message: a few KB eac
 # server's receive buffer (measured on the lab's: 1,000 of 1,500 lost), and a lost
 # query costs a whole timeout.
 DNS_IN_FLIGHT = 128
+# ... but a question the server never answers (a silent domain's) holds its place only
+# this long: otherwise a hundred silent domains fill every place for a whole timeout,
+# the other domains' questions queue behind them, and their answers (and a silent
+# domain's own outcome) come to depend on what else the run had in flight.
+DNS_SLOT_HOLD = 0.5
 # dnspython opens a socket per query (measured here: ~170 queries/s at most, the run's
 # bound). The scan keeps a few UDP sockets open and matches answers by id and question;
 # several sockets with random ids keep an off-path forger guessing port and id.
@@ -96,11 +101,24 @@ class CachingResolver(dns.asyncresolver.Resolver):
         if self._slots is None:
             self._slots = asyncio.Semaphore(self._in_flight)
             self._udp = _UdpPool()
-        async with self._slots:
+        await self._slots.acquire()
+        slots, released = self._slots, False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                slots.release()
+
+        timer = asyncio.get_running_loop().call_later(DNS_SLOT_HOLD, release)
+        try:
             answer = await self._udp_resolve(qname, rdtype)
             if answer is None:  # truncated, or a server we cannot ask over UDP: dnspython
                 return await super().resolve(qname, rdtype, **kwargs)
             return answer
+        finally:
+            timer.cancel()
+            release()
 
     async def _udp_resolve(self, qname, rdtype):  # type: ignore[no-untyped-def]
         """One question over the shared sockets, with dnspython's errors and Answer."""
