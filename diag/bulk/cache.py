@@ -239,9 +239,10 @@ class _UdpPool:
     ) -> dns.message.Message | _Negative:
         """Send `question` once more (a fresh id on a random socket) and wait up to `wait`
         for `answer`, which an answer to this or any earlier attempt settles."""
-        if self._opening is None:
-            self._opening = asyncio.ensure_future(self._open(address))
-        await asyncio.shield(self._opening)
+        if not self._sockets:
+            if self._opening is None:
+                self._opening = asyncio.ensure_future(self._open(address))
+            await asyncio.shield(self._opening)
         index = random.randrange(len(self._sockets))
         while True:
             query_id = random.randrange(65536)
