@@ -260,6 +260,7 @@ never_users = root
 host_lookup =
 rfc1413_hosts =
 smtp_accept_max = 500
+smtp_connect_backlog = 256
 acl_smtp_connect = acl_connect
 acl_smtp_rcpt = acl_rcpt
 
@@ -326,6 +327,7 @@ def start_front(root: Path) -> servers.Process:
     conf.write_text(f"""
 load_module /usr/lib/nginx/modules/ngx_stream_module.so;
 worker_processes 1;
+worker_rlimit_nofile 16384;
 pid {directory}/nginx.pid;
 error_log {log} warn;
 events {{ worker_connections 8192; }}
