@@ -1,9 +1,11 @@
 """Benchmark: `maildiag scan` on the scan lab's 2,000 generated domains.
 
-Run by hand, as root, inside a private network namespace (the lab binds
-127.0.6.0/24 and standard ports), not in CI:
+Run by hand, as root, inside the lab's namespaces (its real servers run only there:
+dnsmasq, Dovecot, Exim and nginx on 127.0.6.0/24 and 127.0.7.0/24), not in CI:
 
-    unshare --net sh -c 'ip link set lo up && python tests/bench_scan.py [--parts ...]'
+    unshare --net --mount --pid --fork --mount-proc -- .venv/bin/python \
+        tests/lab/namespace.py "$(.venv/bin/python tests/lab/provision.py)" -- \
+        .venv/bin/python tests/bench_scan.py [--parts ...]
 
 Parts (all by default):
   scan       `maildiag scan` of the 2,000 domains: wall time, domains/s, peak memory
@@ -25,7 +27,6 @@ import json
 import os
 import pstats
 import resource
-import shutil
 import signal
 import subprocess
 import sys
@@ -225,15 +226,8 @@ def main() -> None:
     parser.add_argument("--scan-args", default="", help="extra scan options, e.g. '--per-host 8'")
     parser.add_argument("--checkdmarc", help="checkdmarc from a throwaway venv (see part)")
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="maildiag-bench-scan-"))
-    lab = subprocess.Popen(
-        [sys.executable, "-m", "tests.lab.bulk", str(root), str(COUNT)], cwd=REPO
-    )
-    try:
-        for _ in range(300):
-            if (root / "ready").exists():
-                break
-            time.sleep(0.1)
+    with bulk.running(COUNT) as lab:
+        root = lab.root
         print(
             f"load average before: {os.getloadavg()} "
             "(2 cores; other work on the machine skews the figures)"
@@ -253,10 +247,6 @@ def main() -> None:
             f"\nload average after: {os.getloadavg()}; max RSS of this script "
             f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
         )
-    finally:
-        lab.send_signal(signal.SIGTERM)
-        lab.wait(10)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

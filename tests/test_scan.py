@@ -1,7 +1,8 @@
-"""`maildiag scan` against the scan lab: 2,000 generated domains, a few mail hosts.
+"""`maildiag scan` against the scan lab: 2,000 generated domains, a few real mail hosts.
 
 Every run here is the real command (a subprocess, as a user runs it) against real
-sockets; see tests/lab/bulk.py for what each domain is.
+servers (dnsmasq, Dovecot, Exim, nginx counting connections); see tests/lab/bulk.py
+for what each domain is.
 """
 
 from __future__ import annotations
@@ -13,11 +14,16 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from tests.lab import bulk
+from tests.lab.servers import LabError
+
+pytestmark = pytest.mark.lab
 
 COUNT = 2000
 REPO = Path(__file__).resolve().parent.parent
@@ -25,43 +31,13 @@ TIMING = {"elapsed_ms", "connect_ms", "ms", "started_at", "duration_ms", "starte
 SCAN_ONLY = {"schema", "mode", "target", "error", "rate_limited"}
 
 
-class ScanLab:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.ca = root / "ca.pem"
-        self.domains = root / "domains.txt"
-        self.nameserver = f"{bulk.DNS[0]}:{bulk.DNS[1]}"
-
-    def args(self) -> list[str]:
-        return ["--nameserver", self.nameserver, "--ca-file", str(self.ca)]  # default timeout
-
-    def subset(self, name: str, domains: list[str]) -> Path:
-        path = self.root / name
-        path.write_text("\n".join(domains) + "\n")
-        return path
-
-
 @pytest.fixture(scope="session")
-def scan_lab(tmp_path_factory: pytest.TempPathFactory) -> ScanLab:
-    root = tmp_path_factory.mktemp("scan-lab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.lab.bulk", str(root), str(COUNT)], cwd=REPO
-    )
+def scan_lab() -> Iterator[bulk.ScanLab]:
     try:
-        for _ in range(200):
-            if (root / "ready").exists() or process.poll() is not None:
-                break
-            time.sleep(0.1)
-        if not (root / "ready").exists():
-            pytest.fail("the scan lab did not start", pytrace=False)
-        yield ScanLab(root)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        with bulk.running(COUNT) as lab:
+            yield lab
+    except LabError as exc:
+        pytest.fail(f"the scan lab could not start: {exc}", pytrace=False)
 
 
 def maildiag(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
@@ -100,9 +76,9 @@ def by_kind(domains: list[str]) -> dict[str, list[str]]:
 
 
 @pytest.fixture(scope="session")
-def full_scan(scan_lab: ScanLab) -> tuple[list[dict], dict, dict]:
-    """One scan of all 2,000 domains: (records, summary, the servers' counters)."""
-    bulk.stats(reset=True)
+def full_scan(scan_lab: bulk.ScanLab) -> tuple[list[dict], dict, dict]:
+    """One scan of all 2,000 domains: (records, summary, what nginx counted)."""
+    mark = scan_lab.mark()
     out, summary = scan_lab.root / "full.jsonl", scan_lab.root / "full-summary.json"
     result = maildiag(
         "scan",
@@ -117,7 +93,7 @@ def full_scan(scan_lab: ScanLab) -> tuple[list[dict], dict, dict]:
     )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""  # not a terminal: nothing but errors on stderr
-    return records(out), json.loads(summary.read_text()), bulk.stats()
+    return records(out), json.loads(summary.read_text()), scan_lab.counted(mark)
 
 
 def test_every_domain_once_with_the_right_outcome(full_scan) -> None:
@@ -148,36 +124,46 @@ def test_every_domain_once_with_the_right_outcome(full_scan) -> None:
     assert len(summary["top_findings"]) <= 10 and len(summary["slowest"]) == 10
 
 
-def test_scan_matches_single_checks(scan_lab: ScanLab, full_scan) -> None:
+def test_scan_matches_single_checks(scan_lab: bulk.ScanLab, full_scan) -> None:
     found = {r["target"]: r for r in full_scan[0]}
     sample = [d for ds in by_kind(sorted(found)).values() for d in ds[:2]]
-    for domain in sample:
-        single = maildiag("check", domain, "--json", *scan_lab.args(), timeout=60)
-        assert single.stdout, single.stderr
-        expected = comparable(json.loads(single.stdout))
-        assert comparable(found[domain]) == expected, domain
+    # At once: a silent domain's check waits out its DNS timeout; the others need not.
+    with ThreadPoolExecutor(len(sample)) as pool:
+        singles = pool.map(
+            lambda d: maildiag("check", d, "--json", *scan_lab.args(), timeout=120), sample
+        )
+        for domain, single in zip(sample, singles, strict=True):
+            assert single.stdout, single.stderr
+            expected = comparable(json.loads(single.stdout))
+            assert comparable(found[domain]) == expected, domain
 
 
 def test_per_host_cap_is_enforced(full_scan) -> None:
-    peaks = full_scan[2]["peak"]
-    assert set(peaks) == set(bulk.HOSTS.values())
-    assert max(peaks.values()) <= 2  # --per-host default, counted by the servers
+    counted = full_scan[2]
+    assert set(counted["total"]) == set(bulk.HOSTS.values())
+    assert not counted["over"]  # never a third connection to a host (--per-host default 2)
 
 
-def test_per_host_cap_of_one(scan_lab: ScanLab) -> None:
-    domains = by_kind(bulk.domains(COUNT))["ownname"][:30]  # nothing shared but the address
-    bulk.stats(reset=True)
-    out = scan_lab.root / "one.jsonl"
+def test_per_host_cap_of_one(scan_lab: bulk.ScanLab) -> None:
+    domains = bulk.solo_domains()[:30]  # mx3, capped at 1: nothing shared but the address
     path = scan_lab.subset("one.txt", domains)
+    out = scan_lab.root / "one.jsonl"
+    mark = scan_lab.mark()
     result = maildiag("scan", str(path), "-o", str(out), "--per-host", "1", *scan_lab.args())
     assert result.returncode == 0, result.stderr
     assert len(records(out)) == 30
-    counters = bulk.stats()
-    assert counters["peak"][bulk.HOSTS["mx2"]] == 1
-    assert counters["total"][bulk.HOSTS["mx2"]] >= 30 * 6
+    counted = scan_lab.counted(mark)
+    assert set(counted["total"]) == {bulk.SOLO[1]}
+    assert counted["total"][bulk.SOLO[1]] >= 30 * 6
+    assert not counted["over"]
+    # The counter sees a breach: the same domains three connections at a time.
+    mark = scan_lab.mark()
+    result = maildiag("scan", str(path), "--per-host", "3", *scan_lab.args())
+    assert result.returncode == 0, result.stderr
+    assert scan_lab.counted(mark)["over"][bulk.SOLO[1]] > 0
 
 
-def test_resume_after_sigkill(scan_lab: ScanLab) -> None:
+def test_resume_after_sigkill(scan_lab: bulk.ScanLab) -> None:
     domains = [d for d in bulk.domains(COUNT)[:600] if bulk.kind(int(d[1:6])) != "silent"]
     path = scan_lab.subset("resume.txt", domains)
     out = scan_lab.root / "resume.jsonl"
@@ -201,7 +187,7 @@ def test_resume_after_sigkill(scan_lab: ScanLab) -> None:
     assert set(targets.values()) == {1}
 
 
-def test_shards_partition_the_list(scan_lab: ScanLab) -> None:
+def test_shards_partition_the_list(scan_lab: bulk.ScanLab) -> None:
     domains = by_kind(bulk.domains(COUNT))["nxdomain"]  # fast: one DNS answer each
     path = scan_lab.subset("shards.txt", domains)
     seen: list[str] = []
@@ -215,7 +201,7 @@ def test_shards_partition_the_list(scan_lab: ScanLab) -> None:
     assert sorted(seen) == sorted(domains)
 
 
-def test_bad_lines_are_error_records(scan_lab: ScanLab) -> None:
+def test_bad_lines_are_error_records(scan_lab: bulk.ScanLab) -> None:
     good = bulk.domains(COUNT)[6]
     lines = [
         "# a comment",
@@ -240,8 +226,9 @@ def test_bad_lines_are_error_records(scan_lab: ScanLab) -> None:
     assert max(len(r["target"]) for r in found) <= 1024
 
 
-def test_probe_mode(scan_lab: ScanLab) -> None:
-    lines = ["mx1.scan.test", "busy.scan.test:993", "127.0.6.2:2626", "mx2.scan.test:143"]
+def test_probe_mode(scan_lab: bulk.ScanLab) -> None:
+    closed = f"{bulk.HOSTS['mx1']}:2626"
+    lines = ["mx1.scan.test", "busy.scan.test:993", closed, "mx2.scan.test:143"]
     path = scan_lab.subset("probe.txt", lines)
     result = maildiag(
         "scan", str(path), "--probe", "--busy-retries", "1", "--busy-delay", "0.1",
@@ -252,14 +239,14 @@ def test_probe_mode(scan_lab: ScanLab) -> None:
     assert found["mx1.scan.test"]["mode"] == "probe"
     assert len(found["mx1.scan.test"]["services"]) == 7
     assert found["busy.scan.test:993"]["rate_limited"] is True
-    assert found["127.0.6.2:2626"]["error"]["kind"] == "bad_input"  # needs its --protocol
+    assert found[closed]["error"]["kind"] == "bad_input"  # needs --protocol
     assert [s["port"] for s in found["mx2.scan.test:143"]["services"]] == [143]
     single = maildiag("probe", "mx1.scan.test", "--json", *scan_lab.args())
     assert comparable(found["mx1.scan.test"]) == comparable(json.loads(single.stdout))
 
 
-def test_help_and_local_scan_do_not_import_dask(scan_lab: ScanLab) -> None:
-    path = scan_lab.subset("nodask.txt", bulk.domains(COUNT)[:5])
+def test_help_and_local_scan_do_not_import_dask(scan_lab: bulk.ScanLab) -> None:
+    path = scan_lab.subset("nodask.txt", bulk.domains(COUNT)[4:9])  # none silent or busy
     code = f"""
 import contextlib, io, sys
 from diag.cli import main
@@ -289,13 +276,13 @@ def cluster():
         yield local, client
 
 
-def test_dask_matches_local_run(scan_lab: ScanLab, full_scan, cluster) -> None:
+def test_dask_matches_local_run(scan_lab: bulk.ScanLab, full_scan, cluster) -> None:
     local, _ = cluster
     out = scan_lab.root / "dask.jsonl"
     summary = scan_lab.root / "dask-summary.json"
     result = maildiag(
         "scan", str(scan_lab.domains), "-o", str(out), "--summary", str(summary),
-        "--dask", local.scheduler_address, "--chunk-size", "50", "--busy-delay", "0.2",
+        "--dask", local.scheduler_address, "--chunk-size", "500", "--busy-delay", "0.2",
         *scan_lab.args(),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -309,13 +296,14 @@ def test_dask_matches_local_run(scan_lab: ScanLab, full_scan, cluster) -> None:
     assert data["targets"] == COUNT and data["cache"]["probe_hits"] > 0
 
 
-def test_dask_worker_killed_mid_run_loses_nothing(scan_lab: ScanLab, cluster) -> None:
+def test_dask_worker_killed_mid_run_loses_nothing(scan_lab: bulk.ScanLab, cluster) -> None:
     local, client = cluster
     domains = [d for d in bulk.domains(COUNT)[:300] if bulk.kind(int(d[1:6])) != "silent"]
     path = scan_lab.subset("kill.txt", domains)
     out = scan_lab.root / "kill.jsonl"
     command = [sys.executable, "-m", "diag", "scan", str(path), "-o", str(out)]
     command += ["--dask", local.scheduler_address, "--chunk-size", "10", "--concurrency", "5"]
+    command += ["--busy-delay", "0.2"]
     process = subprocess.Popen(
         [*command, *scan_lab.args()], cwd=REPO, stderr=subprocess.PIPE, text=True
     )
@@ -327,6 +315,7 @@ def test_dask_worker_killed_mid_run_loses_nothing(scan_lab: ScanLab, cluster) ->
         pids = client.run(os.getpid)
         victim = sorted(pids.values())[0]
         os.kill(victim, signal.SIGKILL)
+        assert out.read_text().count("\n") < len(domains)  # killed mid-run
         _, stderr = process.communicate(timeout=900)
     finally:
         if process.poll() is None:

@@ -1,12 +1,18 @@
-"""The scan's pieces that need no network: input, shards, resume, the gate, busy."""
+"""The scan's pieces that need no network: input, shards, resume, the gate, busy, DNS wire."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
 import pytest
 
+from diag.bulk.cache import _Negative, _Question
 from diag.bulk.limits import HostGate, is_busy
 from diag.bulk.output import done_targets
 from diag.bulk.targets import digest, parse, parse_shard, select, shard_of, split_host_port
@@ -106,3 +112,44 @@ def test_busy_greetings(protocol: str, status: str, text: str, busy: bool) -> No
     result = ServiceResult(ServiceSpec(protocol, 1, Security.TLS), True, Reachability.CONNECTED)
     result.greeting = Greeting(ok=status in ("OK", "+OK", "220"), status=status, text=text)
     assert is_busy(result) is busy
+
+
+def _query_and_question() -> tuple[dns.message.Message, _Question]:
+    name = dns.name.from_text("Autoconfig.Example.COM")
+    query = dns.message.make_query(name, "A", use_edns=0, payload=1232)
+    return query, _Question(name, dns.rdatatype.A, 0, 1232)
+
+
+def test_dns_question_is_the_wire_dnspython_sends() -> None:
+    query, question = _query_and_question()
+    query.id = 4242
+    assert question.wire(4242) == query.to_wire()
+    plain = dns.message.make_query("a.example", "MX")  # no EDNS
+    plain.id = 7
+    assert _Question(dns.name.from_text("a.example"), dns.rdatatype.MX, -1, 0).wire(7) == (
+        plain.to_wire()
+    )
+
+
+def test_dns_negative_answers_are_read_from_the_header_alone() -> None:
+    query, question = _query_and_question()
+    nxdomain = dns.message.make_response(query)
+    nxdomain.set_rcode(dns.rcode.NXDOMAIN)
+    read = _Negative.read(nxdomain.to_wire(), question)
+    assert read is not None and read.nxdomain
+    assert read.message(question).question == query.question
+    nodata = _Negative.read(dns.message.make_response(query).to_wire(), question)
+    assert nodata is not None and not nodata.nxdomain
+    # Anything more than the bare header, question and OPT: the full parser decides.
+    answered = dns.message.make_response(query)
+    answered.answer.append(dns.rrset.from_text(query.question[0].name, 60, "IN", "A", "192.0.2.1"))
+    assert _Negative.read(answered.to_wire(), question) is None
+    servfail = dns.message.make_response(query)
+    servfail.set_rcode(dns.rcode.SERVFAIL)
+    assert _Negative.read(servfail.to_wire(), question) is None
+    badvers = dns.message.make_response(query)
+    badvers.set_rcode(dns.rcode.BADVERS)  # an extended rcode: its low bits say NOERROR
+    assert _Negative.read(badvers.to_wire(), question) is None
+    other = dns.message.make_query("other.example.com", "A", use_edns=0, payload=1232)
+    assert _Negative.read(dns.message.make_response(other).to_wire(), question) is None
+    assert _Negative.read(nxdomain.to_wire() + b"junk", question) is None

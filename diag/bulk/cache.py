@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import random
 import socket
+import struct
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,7 +25,10 @@ import dns.flags
 import dns.message
 import dns.name
 import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
 import dns.resolver
+import dns.rrset
 
 from diag.bulk.limits import is_busy
 from diag.model import ServiceResult
@@ -34,6 +38,11 @@ DNS_ENTRIES = 10_000  # a dnspython Answer keeps its whole message: a few KB eac
 # server's receive buffer (measured on the lab's: 1,000 of 1,500 lost), and a lost
 # query costs a whole timeout.
 DNS_IN_FLIGHT = 128
+# ... but a question the server never answers (a silent domain's) holds its place only
+# this long: otherwise a hundred silent domains fill every place for a whole timeout,
+# the other domains' questions queue behind them, and their answers (and a silent
+# domain's own outcome) come to depend on what else the run had in flight.
+DNS_SLOT_HOLD = 0.5
 # dnspython opens a socket per query (measured here: ~170 queries/s at most, the run's
 # bound). The scan keeps a few UDP sockets open and matches answers by id and question;
 # several sockets with random ids keep an off-path forger guessing port and id.
@@ -96,28 +105,42 @@ class CachingResolver(dns.asyncresolver.Resolver):
         if self._slots is None:
             self._slots = asyncio.Semaphore(self._in_flight)
             self._udp = _UdpPool()
-        async with self._slots:
+        await self._slots.acquire()
+        slots, released = self._slots, False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                slots.release()
+
+        timer = asyncio.get_running_loop().call_later(DNS_SLOT_HOLD, release)
+        try:
             answer = await self._udp_resolve(qname, rdtype)
             if answer is None:  # truncated, or a server we cannot ask over UDP: dnspython
                 return await super().resolve(qname, rdtype, **kwargs)
             return answer
+        finally:
+            timer.cancel()
+            release()
 
     async def _udp_resolve(self, qname, rdtype):  # type: ignore[no-untyped-def]
         """One question over the shared sockets, with dnspython's errors and Answer."""
         name = dns.name.from_text(qname) if isinstance(qname, str) else qname
-        query = dns.message.make_query(name, rdtype, use_edns=self.edns, payload=self.payload)
+        question = _Question(name, dns.rdatatype.RdataType.make(rdtype), self.edns, self.payload)
         loop = asyncio.get_running_loop()
         end = loop.time() + (self.lifetime or 5.0)
         errors = []
         answer: asyncio.Future = loop.create_future()
         keys: list[tuple[int, int]] = []  # every attempt's (socket, id): a late answer counts
         try:
-            return await self._attempts(query, name, end, errors, answer, keys)
+            return await self._attempts(question, end, errors, answer, keys)
         finally:
             self._udp.forget(keys)
 
-    async def _attempts(self, query, name, end, errors, answer, keys):  # type: ignore[no-untyped-def]
+    async def _attempts(self, question, end, errors, answer, keys):  # type: ignore[no-untyped-def]
         loop = asyncio.get_running_loop()
+        name = question.name
         while loop.time() < end:
             for server in self.nameservers:
                 address = str(server)
@@ -127,21 +150,24 @@ class CachingResolver(dns.asyncresolver.Resolver):
                 if wait <= 0:
                     break
                 try:
-                    response = await self._udp.ask(query, address, self.port, wait, answer, keys)
+                    response = await self._udp.ask(question, address, self.port, wait, answer, keys)
                 except TimeoutError:
                     errors.append((address, False, self.port, "timeout", None))
                     continue
                 if response.flags & dns.flags.TC:
                     return None
+                if isinstance(response, _Negative):  # read from the header alone
+                    bare = response.message(question)
+                    if response.nxdomain:
+                        raise dns.resolver.NXDOMAIN(qnames=[name], responses={name: bare})
+                    raise dns.resolver.NoAnswer(response=bare)
                 rcode = response.rcode()
                 if rcode == dns.rcode.NXDOMAIN:
                     raise dns.resolver.NXDOMAIN(qnames=[name], responses={name: response})
                 if rcode != dns.rcode.NOERROR:
                     errors.append((address, False, self.port, dns.rcode.to_text(rcode), response))
-                    raise dns.resolver.NoNameservers(request=query, errors=errors)
-                result = dns.resolver.Answer(
-                    name, query.question[0].rdtype, query.question[0].rdclass, response
-                )
+                    raise dns.resolver.NoNameservers(request=question.query(), errors=errors)
+                result = dns.resolver.Answer(name, question.rdtype, dns.rdataclass.IN, response)
                 if result.rrset is None:
                     raise dns.resolver.NoAnswer(response=response)
                 return result
@@ -204,26 +230,27 @@ class _UdpPool:
 
     async def ask(
         self,
-        query: dns.message.Message,
+        question: _Question,
         address: str,
         port: int,
         wait: float,
         answer: asyncio.Future,
         keys: list[tuple[int, int]],
-    ) -> dns.message.Message:
-        """Send `query` once more (a fresh id on a random socket) and wait up to `wait`
+    ) -> dns.message.Message | _Negative:
+        """Send `question` once more (a fresh id on a random socket) and wait up to `wait`
         for `answer`, which an answer to this or any earlier attempt settles."""
-        if self._opening is None:
-            self._opening = asyncio.ensure_future(self._open(address))
-        await asyncio.shield(self._opening)
+        if not self._sockets:
+            if self._opening is None:
+                self._opening = asyncio.ensure_future(self._open(address))
+            await asyncio.shield(self._opening)
         index = random.randrange(len(self._sockets))
         while True:
-            query.id = random.randrange(65536)
-            if (index, query.id) not in self._waiting:
+            query_id = random.randrange(65536)
+            if (index, query_id) not in self._waiting:
                 break
-        self._waiting[(index, query.id)] = (query.question, answer)
-        keys.append((index, query.id))
-        self._sockets[index].sendto(query.to_wire(), (address, port))
+        self._waiting[(index, query_id)] = (question, answer)
+        keys.append((index, query_id))
+        self._sockets[index].sendto(question.wire(query_id), (address, port))
         async with asyncio.timeout(wait):
             return await asyncio.shield(answer)
 
@@ -238,12 +265,98 @@ class _UdpPool:
         if entry is None or entry[1].done():
             return
         question, future = entry
+        negative = _Negative.read(data, question)
+        if negative is not None:
+            future.set_result(negative)
+            return
         try:
             response = dns.message.from_wire(data)
         except dns.exception.DNSException:
             return
-        if response.flags & dns.flags.QR and response.question == question:
+        if response.flags & dns.flags.QR and question.asked(response):
             future.set_result(response)
+
+
+class _Question:
+    """One question and its wire form (built by hand: dnspython's Message costs more
+    than the whole exchange with a nearby server)."""
+
+    __slots__ = ("_header_rest", "_tail", "name", "name_wire", "rdtype", "section")
+
+    def __init__(self, name: dns.name.Name, rdtype: int, edns: int | None, payload: int) -> None:
+        self.name = name
+        self.rdtype = rdtype
+        sent = name.to_wire()
+        self.name_wire = sent.lower()  # answers are compared without regard to case
+        self.section = self.name_wire + _TYPE_CLASS.pack(rdtype, dns.rdataclass.IN)
+        self._tail = sent + self.section[len(sent) :]
+        additional = 0
+        if edns is not None and edns >= 0:  # an OPT record, as dnspython's make_query
+            self._tail += b"\x00" + _OPT.pack(dns.rdatatype.OPT, payload, 0, edns, 0, 0)
+            additional = 1
+        self._header_rest = (dns.flags.RD, 1, 0, 0, additional)
+
+    def wire(self, query_id: int) -> bytes:
+        return _HEADER.pack(query_id, *self._header_rest) + self._tail
+
+    def asked(self, response: dns.message.Message) -> bool:
+        if len(response.question) != 1:
+            return False
+        rrset = response.question[0]
+        return (
+            rrset.name == self.name
+            and rrset.rdtype == self.rdtype
+            and rrset.rdclass == dns.rdataclass.IN
+        )
+
+    def query(self) -> dns.message.Message:
+        return dns.message.make_query(self.name, self.rdtype)
+
+
+class _Negative:
+    """NXDOMAIN or no data, told by the header: nothing else in the answer but the
+    question and at most an empty OPT record with no extended rcode."""
+
+    __slots__ = ("flags", "nxdomain")
+
+    def __init__(self, flags: int) -> None:
+        self.flags = flags
+        self.nxdomain = flags & 0xF == dns.rcode.NXDOMAIN
+
+    @classmethod
+    def read(cls, data: bytes, question: _Question) -> _Negative | None:
+        _, flags, questions, answers, authority, additional = _HEADER.unpack_from(data)
+        if not flags & dns.flags.QR or flags & 0xF not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+            return None
+        if (questions, answers, authority) != (1, 0, 0) or additional > 1:
+            return None
+        size = len(question.name_wire)
+        end = 12 + len(question.section)
+        if data[12 : 12 + size].lower() != question.name_wire:
+            return None
+        if data[12 + size : end] != question.section[size:]:
+            return None
+        if additional == 0:
+            return cls(flags) if len(data) == end else None
+        # The OPT record: root name, type 41, payload, extended rcode 0, any version and
+        # flags, no options.
+        if len(data) != end + 11 or data[end : end + 3] != b"\x00\x00\x29" or data[end + 5]:
+            return None
+        if data[end + 9 : end + 11] != b"\x00\x00":
+            return None
+        return cls(flags)
+
+    def message(self, question: _Question) -> dns.message.Message:
+        """A Message with the header and the question, for dnspython's exceptions."""
+        message = dns.message.Message()
+        message.flags = self.flags
+        message.question = [dns.rrset.RRset(question.name, dns.rdataclass.IN, question.rdtype)]
+        return message
+
+
+_HEADER = struct.Struct("!HHHHHH")
+_TYPE_CLASS = struct.Struct("!HH")
+_OPT = struct.Struct("!HHBBHH")  # type, payload (as class), ext. rcode, version, flags, size
 
 
 class _Receiver(asyncio.DatagramProtocol):

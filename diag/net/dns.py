@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
 import dns.asyncresolver
@@ -112,9 +113,13 @@ async def resolve_addresses(resolver: dns.asyncresolver.Resolver, host: str) -> 
         name = normalize_published(host)  # names from DNS and files get here too
     except BadInput as exc:
         return DnsResult(host=host, addresses=[], error=str(exc), error_kind="bad_name")
-    v6, v4 = await asyncio.gather(
-        query(resolver, name, "AAAA"), query(resolver, name, "A"), return_exceptions=True
-    )
+    # Both at once; one task, not gather's two (a bulk scan asks this tens of times a domain).
+    aaaa = asyncio.ensure_future(_outcome(query(resolver, name, "AAAA")))
+    try:
+        v4 = await _outcome(query(resolver, name, "A"))
+        v6 = await aaaa
+    finally:
+        aaaa.cancel()  # done by now, unless this one was cancelled
     addresses: list[str] = []
     failures: list[LookupFailed] = []
     for result in (v6, v4):
@@ -134,6 +139,14 @@ async def resolve_addresses(resolver: dns.asyncresolver.Resolver, host: str) -> 
     return DnsResult(
         host=host, addresses=[], error=f"{name} has no A or AAAA record", error_kind="no_address"
     )
+
+
+async def _outcome(lookup: Awaitable[list]) -> list | BaseException:
+    """The lookup's records, or the exception it raised (as gather's return_exceptions)."""
+    try:
+        return await lookup
+    except Exception as exc:
+        return exc
 
 
 @dataclass

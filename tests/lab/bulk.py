@@ -1,62 +1,88 @@
-"""The scan lab: thousands of generated domains on 127.0.6.0/24, a few mail hosts.
+"""The scan lab: thousands of generated domains on 127.0.6.0/24, a few real mail hosts.
 
     127.0.6.2   mx1.scan.test       IMAP 993/143, POP3 995/110, SMTP 465/587/25, good cert
     127.0.6.3   mx2.scan.test       the same; also every "own name" domain's mail.DOMAIN
     127.0.6.4   badcert.scan.test   certificate for other.test (wrong name)
     127.0.6.5   busy.scan.test      every greeting says "busy" (421, * BYE, -ERR [SYS/TEMP])
-    127.0.6.53:5353 and :53         DNS for scan.test (authoritative, generated zone)
-    127.0.6.254:8080                counters: "stats" or "reset" -> JSON (see Counters)
+    127.0.6.6   mx3.scan.test       mx2's servers again, for the sNNN.scan.test domains only:
+                                    the address whose connections are capped at one
+    127.0.6.53:53                   dnsmasq, authoritative for scan.test (a generated file)
+    127.0.6.99:53                   a UDP socket nobody reads: the "silent" domains' server
 
 Domain dNNNNN.scan.test, by NNNNN % 20: 0 NXDOMAIN, 1 silent (its DNS never answers),
 2 MX at badcert, 3 MX at busy, 4 its own mail.DOMAIN at mx2 (a name the certificate
 does not cover, so nothing is shared but the address), 5 SRV records too; the rest MX
-at mx1 or mx2 (most with SPF and DMARC, some with a broken SPF record).
+at mx1 or mx2 (most with SPF and DMARC, some with a broken SPF record). sNNN.scan.test
+(not in domains.txt) are "own name" domains at mx3.
 
-The mail servers are scripted (asyncio, correct framing, real TLS) and count the
-connections open at once per address, so the per-host cap can be checked; the DNS
-server is a small authoritative responder built on dnspython (dnsmasq cannot answer
-NXDOMAIN for some names and stay silent for others). Run it as its own process:
-
-    python -m tests.lab.bulk ROOT COUNT     # writes ROOT/ca.pem, ROOT/domains.txt, ROOT/ready
+Real servers, started from private configurations as the main lab's (tests/lab/servers.py):
+- DNS: dnsmasq serves the zone from a generated configuration file. `local=/scan.test/`
+  makes it answer NXDOMAIN for every name it has no record for; a silent domain is
+  forwarded (`server=/DOMAIN/`) to a bound UDP socket that is never read, so its
+  questions are never answered.
+- IMAP and POP3: one Dovecot (OpenSSL) for mx1, mx2 and badcert, one certificate per
+  address. SMTP: one Exim (GnuTLS) for all of them; its connect ACL answers the busy
+  host with a real `421` greeting.
+- Busy IMAP and POP3 are scripted (tests/lab/scripted.py): neither Dovecot nor any other
+  real server here greets a new client with "busy". Dovecot's limits before login queue
+  new clients (process_limit, client_limit) or drop the oldest one, and its per-user
+  limit answers only after a login.
+- Counting connections: nginx (stream module) sits in front of every mail host and
+  passes the bytes through to the servers above on 127.0.7.0/24, so the TLS and the
+  dialogue are Dovecot's and Exim's. Its `limit_conn`, keyed by the address the client
+  dialled, counts the connections open at once to each host across all seven ports,
+  which is exactly what `--per-host` promises, and logs each session with
+  $limit_conn_status. It runs in dry-run mode at the host's cap (2, and 1 on mx3): a
+  connection beyond the cap is logged as REJECTED_DRY_RUN and still served, so a breach
+  shows in the counts without changing any result. The mail servers' own accounting does
+  not fit: Postfix's anvil and Exim's smtp_accept_max_per_host count per port or per
+  client, not per host address; and a process-per-connection server notices a
+  disconnection later than the client does, so a limit set at exactly the cap refuses
+  the next connection now and then although the scanner kept it. nginx ends a session
+  on the event that closes it, in the order the events arrive.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import signal
+import contextlib
+import os
+import shutil
 import socket
 import ssl
-import sys
+import subprocess
+import tempfile
+import time
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import dns.flags
-import dns.message
-import dns.rcode
-import dns.rdatatype
-import dns.rrset
+from tests.lab import pki, servers
+from tests.lab.scripted import ScriptedServers
 
 ZONE = "scan.test"
-DNS = ("127.0.6.53", 5353)
-STATS = ("127.0.6.254", 8080)
+DNS = ("127.0.6.53", 53)  # port 53: tools that cannot be told another port (checkdmarc)
+SINK = ("127.0.6.99", 53)
 HOSTS = {
     "mx1": "127.0.6.2",
     "mx2": "127.0.6.3",
     "badcert": "127.0.6.4",
     "busy": "127.0.6.5",
 }
-PORTS = {
-    993: ("imap", True),
-    143: ("imap", False),
-    995: ("pop3", True),
-    110: ("pop3", False),
-    465: ("smtp", True),
-    587: ("smtp", False),
-    25: ("smtp", False),
+SOLO = ("mx3", "127.0.6.6")  # capped at one connection; served by mx2's servers
+CAPS = {**dict.fromkeys(HOSTS.values(), 2), SOLO[1]: 1}
+BACKENDS = {
+    "mx1": "127.0.7.2",
+    "mx2": "127.0.7.3",
+    "badcert": "127.0.7.4",
+    "busy": "127.0.7.5",
 }
+FRONTS = {**HOSTS, SOLO[0]: SOLO[1]}
+BEHIND = {**BACKENDS, SOLO[0]: BACKENDS["mx2"]}  # front name -> backend address
+MAIL_PORTS = (993, 143, 995, 110, 465, 587, 25)
 KINDS = {0: "nxdomain", 1: "silent", 2: "badcert", 3: "busy", 4: "ownname", 5: "srv"}
+SOLO_COUNT = 40
 
 
 def domain(index: int) -> str:
@@ -71,331 +97,276 @@ def domains(count: int) -> list[str]:
     return [domain(i) for i in range(count)]
 
 
-def zone(count: int) -> tuple[dict[tuple[str, str], list[str]], set[str], set[str]]:
-    """(records by (name, type), names that exist, silent suffixes)."""
-    records: dict[tuple[str, str], list[str]] = {}
-    silent: set[str] = set()
+def solo_domains() -> list[str]:
+    return [f"s{i:03d}.{ZONE}" for i in range(SOLO_COUNT)]
 
-    def add(name: str, rdtype: str, value: str) -> None:
-        records.setdefault((name, rdtype), []).append(value)
 
-    for name, address in HOSTS.items():
-        add(f"{name}.{ZONE}", "A", address)
+def zone(count: int) -> servers.Zone:
+    z = servers.Zone(ttl=300)
+    for name, address in FRONTS.items():
+        z.hosts[f"{name}.{ZONE}"] = [address]
     for i in range(count):
         d, k = domain(i), kind(i)
         if k == "nxdomain":
             continue
         if k == "silent":
-            silent.add(d)
+            z.forward.append((d, f"{SINK[0]}#{SINK[1]}"))
             continue
         mx = {"badcert": "badcert", "busy": "busy"}.get(k, "mx1" if i % 2 else "mx2")
         if k == "ownname":
-            add(f"mail.{d}", "A", HOSTS["mx2"])
-            add(d, "MX", f"10 mail.{d}.")
+            z.hosts[f"mail.{d}"] = [HOSTS["mx2"]]
+            z.mx.append((d, f"mail.{d}", 10))
         else:
-            add(d, "MX", f"10 {mx}.{ZONE}.")
+            z.mx.append((d, f"{mx}.{ZONE}", 10))
         if k == "srv":
-            add(f"_imaps._tcp.{d}", "SRV", f"0 1 993 {mx}.{ZONE}.")
-            add(f"_submission._tcp.{d}", "SRV", f"0 1 587 {mx}.{ZONE}.")
+            z.srv.append((f"_imaps._tcp.{d}", f"{mx}.{ZONE}", 993, 0, 1))
+            z.srv.append((f"_submission._tcp.{d}", f"{mx}.{ZONE}", 587, 0, 1))
         if i % 3:
-            add(d, "TXT", '"v=spf1 mx -all"' if i % 7 else '"v=spf1 mx include: -all"')
-            add(f"_dmarc.{d}", "TXT", '"v=DMARC1; p=quarantine"')
-    names = {name for name, _ in records}
-    for name in list(names):  # the empty non-terminals (_tcp.DOMAIN) exist too
-        labels = name.split(".")
-        for cut in range(1, len(labels) - 2):
-            names.add(".".join(labels[cut:]))
-    return records, names, silent
+            z.txt.append((d, "v=spf1 mx -all" if i % 7 else "v=spf1 mx include: -all"))
+            z.txt.append((f"_dmarc.{d}", "v=DMARC1; p=quarantine"))
+    for d in solo_domains():
+        z.hosts[f"mail.{d}"] = [SOLO[1]]
+        z.mx.append((d, f"mail.{d}", 10))
+    return z
 
 
-TYPES = {dns.rdatatype.from_text(t) for t in ("A", "AAAA", "MX", "TXT", "SRV")}
+@dataclass
+class ScanLab:
+    root: Path
+    processes: list[servers.Process] = field(default_factory=list)
+    scripted: ScriptedServers | None = None
+    sink: socket.socket | None = None
+
+    @property
+    def ca(self) -> Path:
+        return self.root / "ca.pem"
+
+    @property
+    def domains(self) -> Path:
+        return self.root / "domains.txt"
+
+    @property
+    def nameserver(self) -> str:
+        return f"{DNS[0]}:{DNS[1]}"
+
+    def args(self) -> list[str]:
+        return ["--nameserver", self.nameserver, "--ca-file", str(self.ca)]  # default timeout
+
+    def subset(self, name: str, targets: list[str]) -> Path:
+        path = self.root / name
+        path.write_text("\n".join(targets) + "\n")
+        return path
+
+    # --- what nginx counted ---------------------------------------------------------------
+
+    @property
+    def sessions_log(self) -> Path:
+        return self.root / "nginx-scan" / "sessions.log"
+
+    def mark(self) -> int:
+        """Where the sessions log ends now: count only what comes after."""
+        time.sleep(0.2)  # sessions still closing from before
+        return self.sessions_log.stat().st_size
+
+    def counted(self, since: int) -> dict[str, Counter]:
+        """Sessions since `since`, by front address: "total", and "over" the host's cap
+        (nginx's dry-run verdict: open while the cap's worth of others were)."""
+        time.sleep(0.3)  # nginx logs a session when it has closed it
+        with self.sessions_log.open("rb") as handle:
+            handle.seek(since)
+            lines = handle.read().decode().splitlines()
+        total, over = Counter(), Counter()
+        for line in lines:
+            address, _port, status = line.split()[:3]
+            total[address] += 1
+            if status == "REJECTED_DRY_RUN":
+                over[address] += 1
+        return {"total": total, "over": over}
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+        if self.scripted is not None:
+            self.scripted.stop()
+        if self.sink is not None:
+            self.sink.close()
 
 
-class DnsServer(asyncio.DatagramProtocol):
-    """Authoritative answers from the generated zone, each built once and then copied
-    with the query's id and question (the lab must not be what bounds a benchmark)."""
-
-    def __init__(self, count: int) -> None:
-        self.records, self.names, self.silent = zone(count)
-        # Built before the server says it is ready: answering must cost next to nothing.
-        self.templates: dict[tuple[str, int], bytes] = {
-            (name, dns.rdatatype.from_text(rdtype)): self._answer(
-                name, dns.rdatatype.from_text(rdtype)
-            )
-            for name, rdtype in self.records
-        }
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def datagram_received(self, data: bytes, addr: tuple) -> None:
-        reply = self.reply(data)
-        if reply is not None and self.transport is not None:
-            self.transport.sendto(reply, addr)
-
-    def reply(self, data: bytes) -> bytes | None:
-        parsed = _question(data)
-        if parsed is None:
-            return None
-        name, rdtype, end = parsed
-        if ".".join(name.split(".")[-3:]) in self.silent:
-            return None  # silent: the query is dropped
-        type_text = dns.rdatatype.to_text(rdtype) if rdtype in TYPES else ""
-        if name not in self.names or (name, type_text) not in self.records:
-            # NXDOMAIN or no data: the header and the query's own question, nothing to build.
-            rcode = 3 if name not in self.names else 0
-            flags = 0x8400 | (data[2] & 0x01) << 8 | rcode  # QR, AA, the query's RD
-            reply = data[:2] + flags.to_bytes(2, "big") + b"\x00\x01" + bytes(6) + data[12:end]
-        else:
-            template = self.templates[(name, rdtype)]
-            reply = data[:2] + template[2:12] + data[12:end] + template[end:]
-        return reply
-
-    def _answer(self, name: str, rdtype: int) -> bytes:
-        query = dns.message.make_query(name, rdtype)
-        response = dns.message.make_response(query)
-        response.flags |= dns.flags.AA
-        type_text = dns.rdatatype.to_text(rdtype)
-        if name not in self.names:
-            response.set_rcode(dns.rcode.NXDOMAIN)
-        elif (name, type_text) in self.records:
-            response.answer.append(
-                dns.rrset.from_text_list(
-                    name + ".", 300, "IN", type_text, self.records[(name, type_text)]
-                )
-            )
-        return response.to_wire()
-
-
-def _question(data: bytes) -> tuple[str, int, int] | None:
-    """The query's name (lower case), type, and where its question ends."""
-    if len(data) < 17:
-        return None
-    labels, offset = [], 12
-    while offset < len(data):
-        size = data[offset]
-        if size == 0:
-            offset += 1
-            break
-        if size > 63:
-            return None
-        labels.append(data[offset + 1 : offset + 1 + size].decode("ascii", "replace").lower())
-        offset += 1 + size
-    if offset + 4 > len(data):
-        return None
-    rdtype = int.from_bytes(data[offset : offset + 2], "big")
-    return ".".join(labels), rdtype, offset + 4
-
-
-class _DnsPort(asyncio.DatagramProtocol):
-    """One more listening socket for the same zone."""
-
-    def __init__(self, server: DnsServer) -> None:
-        self.server = server
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def datagram_received(self, data: bytes, addr: tuple) -> None:
-        reply = self.server.reply(data)
-        if reply is not None and self.transport is not None:
-            self.transport.sendto(reply, addr)
-
-
-class Counters:
-    """Connections open at once, per address: the current value and the highest seen."""
-
-    def __init__(self) -> None:
-        self.now: Counter = Counter()
-        self.peak: Counter = Counter()
-        self.total: Counter = Counter()
-
-    def enter(self, address: str) -> None:
-        self.now[address] += 1
-        self.total[address] += 1
-        self.peak[address] = max(self.peak[address], self.now[address])
-
-    def leave(self, address: str) -> None:
-        self.now[address] -= 1
-
-    def data(self) -> dict:
-        return {"peak": dict(self.peak), "total": dict(self.total), "now": dict(+self.now)}
-
-    def reset(self) -> None:
-        self.peak = Counter(+self.now)
-        self.total = Counter()
-
-
-def _tls(root: Path, name: str) -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(root / f"{name}.crt", root / f"{name}.key")
-    return context
-
-
-async def mail_session(
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    protocol: str,
-    implicit: bool,
-    context: ssl.SSLContext,
-    busy: bool,
-    counters: Counters,
-) -> None:
-    address = writer.get_extra_info("sockname")[0]
-    counters.enter(address)
+def start(root: Path, count: int) -> ScanLab:
+    """Every server of the scan lab; ROOT gets ca.pem and domains.txt."""
+    servers.require_namespace()
+    lab = ScanLab(root)
     try:
-        async with asyncio.timeout(30):
-            await _converse(reader, writer, protocol, implicit, context, busy)
-    except (TimeoutError, ConnectionError, OSError, ssl.SSLError, asyncio.IncompleteReadError):
-        pass
-    finally:
-        counters.leave(address)
-        writer.close()
+        pairs = make_pki(root)
+        (root / "domains.txt").write_text("\n".join(domains(count)) + "\n")
+        lab.sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        lab.sink.bind(SINK)  # never read: what is sent here is never answered
+        lab.processes.append(
+            servers.start_dnsmasq(zone(count), *DNS, root, ZONE, name="dnsmasq-scan")
+        )
+        dovecot = servers.DovecotSpec(
+            "scan",
+            [servers.DovecotSite(BACKENDS[n], pairs[n]) for n in ("mx1", "mx2", "badcert")],
+            # Long-lived login processes: hundreds of connections, not a process each.
+            extra=[
+                f"service {s}-login {{\n  service_count = 0\n  process_min_avail = 1\n}}"
+                for s in ("imap", "pop3")
+            ],
+        )
+        lab.processes.append(servers.start_dovecot(dovecot, root))
+        endpoints = [(a, p) for a in BACKENDS.values() for p in (25, 465, 587)]
+        lab.processes.append(
+            servers.start_exim(root, "exim-scan", lambda d, e: exim_conf(d, e, pairs), endpoints)
+        )
+        lab.scripted = start_busy(pairs["busy"])
+        lab.processes.append(start_front(root))
+    except BaseException:
+        lab.stop()
+        raise
+    return lab
 
 
-GREETING = {"imap": b"* OK scan lab IMAP ready", "pop3": b"+OK scan lab POP3 ready"}
+def make_pki(root: Path) -> dict[str, pki.Pair]:
+    ca = pki.make_ca("maildiag scan lab root")
+    (root / "ca.pem").write_bytes(pki.pem(ca.cert))
+    pairs = {}
+    for name in HOSTS:
+        identity = "other.test" if name == "badcert" else f"{name}.{ZONE}"
+        pairs[name] = pki.write_pair(root, name, pki.make_leaf([identity], ca), [])
+    return pairs
+
+
+def exim_conf(directory: Path, exim: str, pairs: dict[str, pki.Pair]) -> str:
+    by_address = " ".join(f"{a}={n}" for n, a in BACKENDS.items())
+    name = "${extract{$received_ip_address}{" + by_address + "}}"
+    folder = pairs["mx1"].cert_file.parent
+    return f"""
+exim_path = {exim}
+primary_hostname = scan.test
+smtp_active_hostname = {name}.{ZONE}
+smtp_banner = $smtp_active_hostname ESMTP Exim
+local_interfaces = {" : ".join(BACKENDS.values())}
+daemon_smtp_ports = 25 : 465 : 587
+tls_on_connect_ports = 465
+tls_certificate = {folder}/{name}.crt
+tls_privatekey = {folder}/{name}.key
+tls_advertise_hosts = *
+spool_directory = {directory}/spool
+log_file_path = {directory}/log/%slog
+pid_file_path = {directory}/exim.pid
+exim_user = Debian-exim
+exim_group = Debian-exim
+never_users = root
+host_lookup =
+rfc1413_hosts =
+smtp_accept_max = 500
+smtp_connect_backlog = 256
+acl_smtp_connect = acl_connect
+acl_smtp_rcpt = acl_rcpt
+
+begin acl
+
+acl_connect:
+  defer   condition = ${{if eq{{$received_ip_address}}{{{BACKENDS["busy"]}}}}}
+          message = 421 4.7.0 busy.{ZONE} too many connections, try later
+  accept
+
+acl_rcpt:
+  deny    message = 5.7.1 nothing is delivered here
+
+begin authenticators
+
+plain:
+  driver = plaintext
+  public_name = PLAIN
+  server_advertise_condition = ${{if def:tls_in_cipher}}
+  server_condition = false
+"""
+
+
 BUSY = {
-    "imap": b"* BYE too many connections, try later",
-    "pop3": b"-ERR [SYS/TEMP] too many connections, try later",
-    "smtp": b"421 4.7.0 busy.scan.test too many connections, try later",
+    "imap": b"* BYE too many connections, try later\r\n",
+    "pop3": b"-ERR [SYS/TEMP] too many connections, try later\r\n",
 }
 
 
-async def _converse(reader, writer, protocol, implicit, context, busy) -> None:
-    secure = False
-    if implicit:
-        await writer.start_tls(context)
-        secure = True
-    if busy:
-        writer.write(BUSY[protocol] + b"\r\n")
-        await writer.drain()
-        return
-    writer.write(GREETING.get(protocol, b"220 scan.test ESMTP scan lab") + b"\r\n")
-    await writer.drain()
-    while True:
-        line = await reader.readline()
-        if not line:
-            return
-        text = line.decode("ascii", "replace").strip()
-        reply, upgrade, done = _reply(protocol, text, secure)
-        writer.write(reply)
-        await writer.drain()
-        if done:
-            return
-        if upgrade:
-            await writer.start_tls(context)
-            secure = True
+def start_busy(pair: pki.Pair) -> ScriptedServers:
+    """The busy host's IMAP and POP3: greet with "busy" and hang up."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pair.cert_file, pair.key_file)
+    scripted = ScriptedServers()
+    services = [(993, "imap", 1), (143, "imap", 0), (995, "pop3", 1), (110, "pop3", 0)]
+    for port, protocol, tls in services:
+
+        async def busy(reader, writer, greeting=BUSY[protocol]) -> None:
+            with suppress(ConnectionError, OSError):
+                writer.write(greeting)
+                await writer.drain()
+            writer.close()
+
+        scripted.serve(BACKENDS["busy"], port, busy, context if tls else None)
+    return scripted
 
 
-def _reply(protocol: str, text: str, secure: bool) -> tuple[bytes, bool, bool]:
-    """(reply bytes, start TLS now, close now) for one command."""
-    if protocol == "imap":
-        tag, _, command = text.partition(" ")
-        tag_b, command = tag.encode(), command.upper()
-        if command == "CAPABILITY":
-            caps = "IMAP4rev1 AUTH=PLAIN" if secure else "IMAP4rev1 STARTTLS LOGINDISABLED"
-            return f"* CAPABILITY {caps}\r\n".encode() + tag_b + b" OK done\r\n", False, False
-        if command == "STARTTLS" and not secure:
-            return tag_b + b" OK Begin TLS negotiation now\r\n", True, False
-        if command == "LOGOUT":
-            return b"* BYE logging out\r\n" + tag_b + b" OK done\r\n", False, True
-        return tag_b + b" BAD unknown command\r\n", False, False
-    if protocol == "pop3":
-        command = text.upper()
-        if command == "CAPA":
-            caps = ["TOP", "UIDL", "USER", "SASL PLAIN"] if secure else ["TOP", "UIDL", "STLS"]
-            return ("+OK\r\n" + "".join(c + "\r\n" for c in caps) + ".\r\n").encode(), False, False
-        if command == "STLS" and not secure:
-            return b"+OK Begin TLS\r\n", True, False
-        if command == "QUIT":
-            return b"+OK bye\r\n", False, True
-        return b"-ERR unknown command\r\n", False, False
-    command = text.upper()
-    if command.startswith(("EHLO", "HELO")):
-        extensions = ["PIPELINING", "8BITMIME"] + (["AUTH PLAIN LOGIN"] if secure else ["STARTTLS"])
-        lines = ["scan.test hello", *extensions]
-        body = "".join(
-            f"250{'-' if i < len(lines) - 1 else ' '}{x}\r\n" for i, x in enumerate(lines)
-        )
-        return body.encode(), False, False
-    if command == "STARTTLS" and not secure:
-        return b"220 2.0.0 ready to start TLS\r\n", True, False
-    if command == "QUIT":
-        return b"221 2.0.0 bye\r\n", False, True
-    return b"502 5.5.2 unknown command\r\n", False, False
-
-
-async def stats_session(reader, writer, counters: Counters) -> None:
-    with suppress(Exception):
-        line = (await asyncio.wait_for(reader.readline(), 5)).strip()
-        if line == b"reset":
-            counters.reset()
-        writer.write(json.dumps(counters.data()).encode() + b"\n")
-        await writer.drain()
-    writer.close()
-
-
-def make_pki(root: Path) -> None:
-    from tests.lab import pki
-
-    ca = pki.make_ca("maildiag scan lab root")
-    (root / "ca.pem").write_bytes(pki.pem(ca.cert))
-    for name in HOSTS:
-        identity = "other.test" if name == "badcert" else f"{name}.{ZONE}"
-        pki.write_pair(root, name, pki.make_leaf([identity], ca), [])
-
-
-async def serve(root: Path, count: int) -> None:
-    import logging
-
-    logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # clients reset: that is normal
-    make_pki(root)
-    (root / "domains.txt").write_text("\n".join(domains(count)) + "\n")
-    loop = asyncio.get_running_loop()
-    counters = Counters()
-    dns_server = DnsServer(count)
-    # Port 53 as well, for tools that cannot be told another port (checkdmarc, benchmark).
-    for port in (DNS[1], 53):
-        transport, _ = await loop.create_datagram_endpoint(
-            lambda: _DnsPort(dns_server), local_addr=(DNS[0], port)
-        )
-        with suppress(OSError):  # room for bursts of queries (SO_RCVBUFFORCE: root only)
-            transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, 33, 8 << 20)
-    servers = [
-        await asyncio.start_server(
-            lambda r, w: stats_session(r, w, counters), *STATS, reuse_address=True
-        )
-    ]
-    for name, address in HOSTS.items():
-        context = _tls(root, name)
-        for port, (protocol, implicit) in PORTS.items():
-
-            def handler(r, w, protocol=protocol, implicit=implicit, context=context, name=name):
-                return mail_session(r, w, protocol, implicit, context, name == "busy", counters)
-
-            servers.append(
-                await asyncio.start_server(handler, address, port, reuse_address=True, backlog=512)
+def start_front(root: Path) -> servers.Process:
+    """nginx passing each mail host's seven ports through to its servers, counting."""
+    servers.require("nginx")
+    directory = root / "nginx-scan"
+    directory.mkdir(parents=True, exist_ok=True)
+    endpoints = [(a, p) for a in FRONTS.values() for p in MAIL_PORTS]
+    servers.ensure_free(endpoints, "nginx-scan")
+    blocks = []
+    for name, address in FRONTS.items():
+        for port in MAIL_PORTS:
+            blocks.append(
+                f"    server {{ listen {address}:{port}; limit_conn host {CAPS[address]}; "
+                f"proxy_pass {BEHIND[name]}:{port}; }}"
             )
-    stop = asyncio.Event()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    loop.add_signal_handler(signal.SIGINT, stop.set)
-    (root / "ready").write_text("ready\n")
-    await stop.wait()
+    log = directory / "error.log"
+    conf = directory / "nginx.conf"
+    conf.write_text(f"""
+load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+worker_processes 1;
+worker_rlimit_nofile 16384;
+pid {directory}/nginx.pid;
+error_log {log} warn;
+events {{ worker_connections 8192; }}
+stream {{
+    limit_conn_zone $server_addr zone=host:1m;
+    limit_conn_dry_run on;
+    limit_conn_log_level info;
+    log_format sessions '$server_addr $server_port $limit_conn_status $session_time';
+    access_log {directory}/sessions.log sessions;
+    proxy_connect_timeout 5s;
+{chr(10).join(blocks)}
+}}
+""")
+    (directory / "sessions.log").touch()
+    check = subprocess.run(["nginx", "-t", "-c", str(conf)], capture_output=True, text=True)
+    if check.returncode != 0:
+        raise servers.LabError(f"nginx -t failed:\n{check.stderr}")
+    popen = subprocess.Popen(
+        ["nginx", "-c", str(conf), "-g", "daemon off;"],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    process = servers.Process("nginx-scan", popen, log)
+    servers.wait_for_ports(endpoints[:1], process)
+    return process
 
 
-def stats(reset: bool = False) -> dict:
-    """The counters, from a test (optionally resetting the peaks first)."""
-    import socket
-
-    with socket.create_connection(STATS, timeout=5) as sock:
-        sock.sendall(b"reset\n" if reset else b"stats\n")
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
-    return json.loads(data)
-
-
-if __name__ == "__main__":
-    asyncio.run(serve(Path(sys.argv[1]), int(sys.argv[2])))
+@contextlib.contextmanager
+def running(count: int) -> Iterator[ScanLab]:
+    """The scan lab in a fresh directory, for a test session or a benchmark."""
+    # Not under pytest's 0700 temp root: the servers' unprivileged processes read it.
+    root = Path(tempfile.mkdtemp(prefix="maildiag-scan-lab-"))
+    os.chmod(root, 0o755)
+    try:
+        lab = start(root, count)
+        try:
+            yield lab
+        finally:
+            lab.stop()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

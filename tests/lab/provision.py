@@ -32,7 +32,7 @@ SERVER_GROUPS = [
     ["dovecot-core", "dovecot-imapd", "dovecot-pop3d", "dovecot-lmtpd", "dovecot-sieve"],
     ["postfix"],
     ["exim4-daemon-light"],
-    ["nginx-light"],
+    ["nginx-light", "libnginx-mod-stream"],  # stream: the scan lab counts connections
     ["dnsmasq-base"],
     ["gnutls-bin"],
 ]

@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -355,6 +356,45 @@ def start_postfix(
     return process
 
 
+# --- Exim ------------------------------------------------------------------------------------
+
+
+def start_exim(
+    root: Path,
+    name: str,
+    config: Callable[[Path, str], str],
+    endpoints: list[tuple[str, int]],
+) -> Process:
+    """Exim in the foreground from `config(directory, exim_path)`, which must put its
+    spool, logs and pid file in `directory` and set exim_path (a private binary)."""
+    require("exim4")
+    directory = root / name
+    for sub in ("spool", "log"):
+        (directory / sub).mkdir(parents=True, exist_ok=True)
+        shutil.chown(directory / sub, "Debian-exim", "Debian-exim")
+    exim = shutil.which("exim4") or "/usr/sbin/exim4"
+    conf = directory / "exim.conf"
+    conf.write_text(config(directory, exim))
+    conf.chmod(0o644)
+    ensure_free(endpoints, name)
+    log = directory / "exim.out"
+    popen = subprocess.Popen(
+        [exim, "-C", str(conf), "-bdf", "-odi"],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    process = Process(name, popen, log)
+    try:
+        wait_for_ports(endpoints, process)
+    except LabError as exc:
+        paniclog = directory / "log" / "paniclog"
+        extra = paniclog.read_text(errors="replace")[-2000:] if paniclog.exists() else ""
+        process.stop()
+        raise LabError(f"{exc}\n{extra}") from None
+    return process
+
+
 # --- dnsmasq ---------------------------------------------------------------------------------
 
 
@@ -366,57 +406,70 @@ class Zone:
     txt: list[tuple[str, str]] = field(default_factory=list)
     cname: list[tuple[str, str]] = field(default_factory=list)
     srv_none: list[str] = field(default_factory=list)  # SRV with target "." (not offered)
+    forward: list[tuple[str, str]] = field(default_factory=list)  # (domain, server) to ask
+    ttl: int = 0  # of every local record (dnsmasq's default: 0)
 
 
-def start_dnsmasq(zone: Zone, address: str, port: int, root: Path, local: str) -> Process:
-    require("dnsmasq")
-    log = root / "dnsmasq.log"
-    args = [
-        "dnsmasq",
-        "--keep-in-foreground",
-        "--conf-file=/dev/null",
-        "--no-resolv",
-        "--no-hosts",
-        f"--listen-address={address}",
-        f"--port={port}",
-        "--bind-interfaces",
-        f"--local=/{local}/",
-        "--log-facility=-",
-        "--pid-file=",
-        "--user=root",
+def dnsmasq_conf(zone: Zone, address: str, port: int, local: str) -> str:
+    """A configuration file: thousands of records fit where a command line would not."""
+    lines = [
+        "no-resolv",
+        "no-hosts",
+        f"listen-address={address}",
+        f"port={port}",
+        "bind-interfaces",
+        f"local=/{local}/",  # the zone's own names only: anything else is NXDOMAIN
+        "log-facility=-",
+        "pid-file=",
+        "user=root",
+        "dns-forward-max=50000",  # questions to a silent forwarder pile up (10 s each)
+        f"local-ttl={zone.ttl}",
     ]
     for name, addresses in zone.hosts.items():
-        args.append(f"--host-record={name},{','.join(addresses)}")
+        lines.append(f"host-record={name},{','.join(addresses)}")
     for domain, host, preference in zone.mx:
-        args.append(f"--mx-host={domain},{host},{preference}")
+        lines.append(f"mx-host={domain},{host},{preference}")
     for name, target, srv_port, priority, weight in zone.srv:
-        args.append(f"--srv-host={name},{target},{srv_port},{priority},{weight}")
+        lines.append(f"srv-host={name},{target},{srv_port},{priority},{weight}")
     for name in zone.srv_none:
-        args.append(f"--srv-host={name}")
+        lines.append(f"srv-host={name}")
     for name, text in zone.txt:
-        args.append(f"--txt-record={name},{text}")
+        lines.append(f'txt-record={name},"{text}"')  # quoted: spaces and ";" kept
     for alias, target in zone.cname:
-        args.append(f"--cname={alias},{target}")
+        lines.append(f"cname={alias},{target}")
+    for domain, server in zone.forward:
+        lines.append(f"server=/{domain}/{server}")
+    return "\n".join(lines) + "\n"
+
+
+def start_dnsmasq(
+    zone: Zone, address: str, port: int, root: Path, local: str, name: str = "dnsmasq"
+) -> Process:
+    require("dnsmasq")
+    log = root / f"{name}.log"
+    conf = root / f"{name}.conf"
+    conf.write_text(dnsmasq_conf(zone, address, port, local))
+    args = ["dnsmasq", "--keep-in-foreground", f"--conf-file={conf}"]
     popen = subprocess.Popen(
         args, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True
     )
-    process = Process("dnsmasq", popen, log)
+    process = Process(name, popen, log)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if popen.poll() is not None:
-            raise LabError(f"dnsmasq exited:\n{_tail(log)}")
-        if _dns_ready(address, port):
+            raise LabError(f"{name} exited:\n{_tail(log)}")
+        if _dns_ready(address, port, local):
             return process
         time.sleep(0.05)
-    raise LabError(f"dnsmasq did not answer:\n{_tail(log)}")
+    raise LabError(f"{name} did not answer:\n{_tail(log)}")
 
 
-def _dns_ready(address: str, port: int) -> bool:
+def _dns_ready(address: str, port: int, zone: str) -> bool:
     import dns.message
     import dns.query
 
     try:
-        dns.query.udp(dns.message.make_query("lab.test", "SOA"), address, port=port, timeout=0.3)
+        dns.query.udp(dns.message.make_query(zone, "SOA"), address, port=port, timeout=0.3)
         return True
     except Exception:
         return False

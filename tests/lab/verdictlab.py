@@ -22,7 +22,6 @@ The root is `root_file`; `bundle_file` also holds the intermediate.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from tests.lab import oddcerts, pki, servers, web
-from tests.lab.servers import LabError, Process, ensure_free, wait_for_ports
+from tests.lab.servers import Process, ensure_free, wait_for_ports
 
 ADDRESSES = {
     "noaki": "127.0.4.2",
@@ -187,33 +186,10 @@ acl_rcpt:
 
 def start_exim(root: Path, address: str, pair: pki.Pair) -> Process:
     """Exim (Debian's build: GnuTLS) on 25, 465 (implicit TLS) and 587."""
-    servers.require("exim4")
-    directory = root / "exim-verdict"
-    for sub in ("spool", "log"):
-        (directory / sub).mkdir(parents=True, exist_ok=True)
-        shutil.chown(directory / sub, "Debian-exim", "Debian-exim")
-    exim = shutil.which("exim4") or "/usr/sbin/exim4"
-    conf = directory / "exim.conf"
-    conf.write_text(exim_conf(directory, address, pair, exim))
-    conf.chmod(0o644)
     endpoints = [(address, port) for port in (25, 465, 587)]
-    ensure_free(endpoints, "exim-verdict")
-    log = directory / "exim.out"
-    popen = subprocess.Popen(
-        [exim, "-C", str(conf), "-bdf", "-odi"],
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    return servers.start_exim(
+        root, "exim-verdict", lambda d, exim: exim_conf(d, address, pair, exim), endpoints
     )
-    process = Process("exim-verdict", popen, log)
-    try:
-        wait_for_ports(endpoints, process)
-    except LabError as exc:
-        paniclog = directory / "log" / "paniclog"
-        extra = paniclog.read_text(errors="replace")[-2000:] if paniclog.exists() else ""
-        process.stop()
-        raise LabError(f"{exc}\n{extra}") from None
-    return process
 
 
 def start_gnutls_serv(root: Path, address: str, pair: pki.Pair) -> Process:
