@@ -23,7 +23,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.lab import pki
+from tests.lab import pki, servers
 from tests.lab.servers import LabError, Process, ensure_free, require, wait_for_ports
 
 ADDRESS = "127.0.5.20"
@@ -163,14 +163,7 @@ tls_certificate = {pair.cert_file}
 tls_privatekey = {pair.key_file}
 tls_advertise_hosts = *
 auth_advertise_hosts = ${{if eq{{$tls_in_cipher}}{{}}{{}}{{*}}}}
-spool_directory = {directory}/spool
-log_file_path = {directory}/log/%slog
-pid_file_path = {directory}/exim.pid
-exim_user = Debian-exim
-exim_group = Debian-exim
-never_users = root
-host_lookup =
-rfc1413_hosts =
+{servers.exim_private(directory)}
 message_size_limit = 25M
 acl_smtp_mail = acl_mail
 acl_smtp_rcpt = acl_rcpt

@@ -251,14 +251,7 @@ tls_on_connect_ports = 465
 tls_certificate = {folder}/{name}.crt
 tls_privatekey = {folder}/{name}.key
 tls_advertise_hosts = *
-spool_directory = {directory}/spool
-log_file_path = {directory}/log/%slog
-pid_file_path = {directory}/exim.pid
-exim_user = Debian-exim
-exim_group = Debian-exim
-never_users = root
-host_lookup =
-rfc1413_hosts =
+{servers.exim_private(directory)}
 smtp_accept_max = 500
 smtp_connect_backlog = 256
 acl_smtp_connect = acl_connect

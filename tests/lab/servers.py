@@ -359,6 +359,20 @@ def start_postfix(
 # --- Exim ------------------------------------------------------------------------------------
 
 
+def exim_private(directory: Path) -> str:
+    """The settings every private Exim of the lab shares: spool, logs and pid file in
+    `directory` (as start_exim prepares it), Debian's Exim user, no DNS or ident lookups
+    of clients."""
+    return f"""spool_directory = {directory}/spool
+log_file_path = {directory}/log/%slog
+pid_file_path = {directory}/exim.pid
+exim_user = Debian-exim
+exim_group = Debian-exim
+never_users = root
+host_lookup =
+rfc1413_hosts ="""
+
+
 def start_exim(
     root: Path,
     name: str,

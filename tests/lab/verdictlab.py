@@ -167,14 +167,7 @@ tls_on_connect_ports = 465
 tls_certificate = {pair.cert_file}
 tls_privatekey = {pair.key_file}
 tls_advertise_hosts = *
-spool_directory = {directory}/spool
-log_file_path = {directory}/log/%slog
-pid_file_path = {directory}/exim.pid
-exim_user = Debian-exim
-exim_group = Debian-exim
-never_users = root
-host_lookup =
-rfc1413_hosts =
+{servers.exim_private(directory)}
 acl_smtp_rcpt = acl_rcpt
 
 begin acl
