@@ -214,27 +214,19 @@ class Connection:
         """
         if self._upgrade_failed:
             self._writer.transport.abort()
-            try:  # the stream's own loss, when it did hear of it: taken, never logged
-                async with asyncio.timeout(0):
-                    await self._writer.wait_closed()
-            except (TimeoutError, ConnectionError, OSError, ssl.SSLError):
-                pass
-            finally:
-                self._release_slot()
-            return
-        self._writer.close()
+            wait = 0.0  # only to take the stream's own loss, when it did hear of it
+        else:
+            self._writer.close()
+            wait = 1.0
         try:
-            async with asyncio.timeout(1):
+            async with asyncio.timeout(wait):
                 await self._writer.wait_closed()
         except (TimeoutError, ConnectionError, OSError, ssl.SSLError):
             pass
         finally:
-            self._release_slot()
-
-    def _release_slot(self) -> None:
-        if self._release is not None:
-            self._release()
-            self._release = None
+            if self._release is not None:
+                self._release()
+                self._release = None
 
 
 _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = (

@@ -188,7 +188,7 @@ def with_downloaded_issuer(
     issuer = next((c for c in certificates if c.subject == leaf.issuer), certificates[0])
     reason = (
         f"its issuer is in turn issued by {_name(issuer.issuer)}, which is not a trusted root"
-        if raw and ("candidates exhausted" in raw or "no issuer" in raw)
+        if _no_issuer_found(raw)
         else plain_reason(raw, leaf)
     )
     result.incomplete_chain = False
@@ -555,12 +555,17 @@ def plain_reason(raw: str | None, leaf: x509.Certificate) -> str:
     for marker, meaning in _REASONS:
         if marker in text:
             return meaning
-    if "candidates exhausted" in text or "no issuer" in text:
+    if _no_issuer_found(text):
         return (
             f"it does not lead to a trusted root: its issuer {_name(leaf.issuer)} is neither "
             "a trusted root nor among the certificates the server sent"
         )
     return "the chain does not lead to a trusted root"
+
+
+def _no_issuer_found(raw: str | None) -> bool:
+    """The verifier found no certificate to continue the path with."""
+    return bool(raw) and ("candidates exhausted" in raw or "no issuer" in raw)
 
 
 def load_chain(der_chain: list[bytes]) -> list[x509.Certificate]:

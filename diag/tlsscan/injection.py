@@ -16,7 +16,7 @@ from diag.protocols import dialect_for
 from diag.protocols.base import LineBudget
 from diag.protocols.smtp import read_reply
 from diag.tls.context import probe_context
-from diag.tlsscan.scan import RETRY_DELAYS, may_wait
+from diag.tlsscan.scan import while_busy
 
 # What each protocol sends: STARTTLS and the injected command, then (inside TLS) goodbye.
 _PIPELINE = {
@@ -41,17 +41,14 @@ async def injection_test(
 ) -> bool | None:
     """True: injectable; False: not (or hung up, correctly); None: could not test.
 
-    A refusal greeting is tried again after the scanner's RETRY_DELAYS, only when the
-    main session (`main`) got its TLS session."""
-    outcome = await _once(address, port, protocol, sni, budget)
-    for delay in RETRY_DELAYS:
-        if outcome != _BUSY or not may_wait(budget, delay):
-            break
-        info = await main if main is not None else None
-        if info is None or not info.ok:
-            break
-        await asyncio.sleep(delay)
-        outcome = await _once(address, port, protocol, sni, budget)
+    A refusal greeting is tried again as the scanner's hellos are (while_busy), only
+    when the main session (`main`) got its TLS session."""
+    outcome, _ = await while_busy(
+        lambda: _once(address, port, protocol, sni, budget),
+        lambda outcome: outcome == _BUSY,
+        budget,
+        main,
+    )
     return None if outcome == _BUSY else outcome  # type: ignore[return-value]
 
 

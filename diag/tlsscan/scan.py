@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from diag.model import Security, ServiceSpec, TlsInfo
 from diag.net.connection import Budget, Connection, ProtocolError, StepTimeout, connect
@@ -35,6 +37,8 @@ from diag.tlsscan.suites import (
     suite_name,
 )
 
+T = TypeVar("T")
+
 
 class _Untestable(Exception):
     """The hello could not be sent (no connection, the STARTTLS exchange failed)."""
@@ -57,6 +61,26 @@ def may_wait(budget: Budget, delay: float) -> bool:
     if budget.until is None:
         return True
     return asyncio.get_running_loop().time() + delay + 0.1 < budget.until
+
+
+async def while_busy(
+    attempt: Callable[[], Awaitable[T]],
+    busy: Callable[[T], bool],
+    budget: Budget,
+    main: asyncio.Future[TlsInfo | None] | None,
+) -> tuple[T, int]:
+    """`attempt()`, and again after each of RETRY_DELAYS while its outcome is `busy` and
+    the main session got its TLS session; (the last outcome, how many retries)."""
+    outcome, retries = await attempt(), 0
+    for delay in RETRY_DELAYS:
+        if not busy(outcome) or not may_wait(budget, delay):
+            break
+        info = await main if main is not None else None
+        if info is None or not info.ok:
+            break
+        await asyncio.sleep(delay)
+        outcome, retries = await attempt(), retries + 1
+    return outcome, retries
 
 
 # What a mail server says instead of TLS on an implicit-TLS port when it refuses us.
@@ -88,16 +112,13 @@ async def scan_service(
 
     async def ask(version: str, suites: tuple[int, ...]) -> Answer | str:
         scan.hellos += 1
-        answer = await _ask(address, spec, server_name, budget, version, suites)
-        for delay in RETRY_DELAYS:
-            if not isinstance(answer, _Busy) or not may_wait(budget, delay):
-                break
-            info = await main if main is not None else None
-            if info is None or not info.ok:
-                break
-            await asyncio.sleep(delay)
-            scan.retries += 1
-            answer = await _ask(address, spec, server_name, budget, version, suites)
+        answer, retries = await while_busy(
+            lambda: _ask(address, spec, server_name, budget, version, suites),
+            lambda answer: isinstance(answer, _Busy),
+            budget,
+            main,
+        )
+        scan.retries += retries
         return str(answer) if isinstance(answer, str) else answer
 
     async def exact(name: str) -> None:

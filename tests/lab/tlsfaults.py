@@ -214,46 +214,36 @@ def imap_implicit(context: ssl.SSLContext):
 
 def pop3_implicit(context: ssl.SSLContext):
     """POP3 with implicit TLS (995): greeting, CAPA, QUIT."""
-
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with suppress(ConnectionError, ssl.SSLError, OSError, TimeoutError):
-            async with asyncio.timeout(5):
-                await writer.start_tls(context)
-            writer.write(b"+OK scripted POP3 ready\r\n")
-            async for line in _lines(reader):
-                command = line.split(" ", 1)[0].upper()
-                if command == "CAPA":
-                    writer.write(b"+OK\r\nUSER\r\nSASL PLAIN\r\n.\r\n")
-                elif command == "QUIT":
-                    writer.write(b"+OK bye\r\n")
-                    await writer.drain()
-                    break
-                else:
-                    writer.write(b"-ERR no\r\n")
-                await writer.drain()
-        writer.close()
-
-    return handler
+    capa = {"CAPA": b"+OK\r\nUSER\r\nSASL PLAIN\r\n.\r\n"}
+    return _implicit(context, b"+OK scripted POP3 ready\r\n", capa, b"+OK bye\r\n", b"-ERR no\r\n")
 
 
 def smtp_implicit(context: ssl.SSLContext):
     """SMTP with implicit TLS (465): greeting, EHLO, QUIT."""
+    ehlo = {"EHLO": b"250-scripted\r\n250 AUTH PLAIN\r\n"}
+    return _implicit(
+        context, b"220 scripted ESMTP\r\n", ehlo, b"221 2.0.0 bye\r\n", b"502 5.5.2 no\r\n"
+    )
+
+
+def _implicit(
+    context: ssl.SSLContext, greeting: bytes, replies: dict[str, bytes], bye: bytes, other: bytes
+):
+    """A dialect on an implicit-TLS port: `greeting` once the handshake is done, the
+    reply to each known verb, `bye` on QUIT, `other` to anything else."""
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with suppress(ConnectionError, ssl.SSLError, OSError, TimeoutError):
             async with asyncio.timeout(5):
                 await writer.start_tls(context)
-            writer.write(b"220 scripted ESMTP\r\n")
+            writer.write(greeting)
             async for line in _lines(reader):
                 verb = line.split(" ", 1)[0].upper()
-                if verb == "EHLO":
-                    writer.write(b"250-scripted\r\n250 AUTH PLAIN\r\n")
-                elif verb == "QUIT":
-                    writer.write(b"221 2.0.0 bye\r\n")
+                if verb == "QUIT":
+                    writer.write(bye)
                     await writer.drain()
                     break
-                else:
-                    writer.write(b"502 5.5.2 no\r\n")
+                writer.write(replies.get(verb, other))
                 await writer.drain()
         writer.close()
 
