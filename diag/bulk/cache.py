@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import random
 import socket
 import struct
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,8 +33,9 @@ import dns.rrset
 
 from diag.bulk.limits import is_busy
 from diag.model import ServiceResult
+from diag.net.dns import LookupFailed, failed
 
-DNS_ENTRIES = 10_000  # a dnspython Answer keeps its whole message: a few KB each
+DNS_ENTRIES = 10_000  # records or a failure: well under a KB each
 # Queries in flight at once: a burst of thousands of UDP queries overflows a DNS
 # server's receive buffer (measured on the lab's: 1,000 of 1,500 lost), and a lost
 # query costs a whole timeout.
@@ -48,9 +50,6 @@ DNS_SLOT_HOLD = 0.5
 # several sockets with random ids keep an off-path forger guessing port and id.
 DNS_SOCKETS = 8
 PROBE_ENTRIES = 5_000
-# Definite answers are kept; a timeout or a server failure only while it is in flight,
-# so one lost packet does not fail every domain that shares the name.
-DEFINITE = (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer)
 
 
 @dataclass
@@ -70,7 +69,9 @@ class CacheStats:
         return round(hits / (hits + misses), 3) if hits + misses else None
 
 
-class _Lru(OrderedDict):
+class Lru(OrderedDict):
+    """A bounded mapping: past `size` entries, the least recently remembered goes."""
+
     def __init__(self, size: int) -> None:
         super().__init__()
         self.size = size
@@ -85,196 +86,293 @@ class _Lru(OrderedDict):
 class CachingResolver(dns.asyncresolver.Resolver):
     """dnspython's resolver, asked at most once per (name, type) while the answer lasts.
 
-    Works through `diag.net.dns.make_resolver(..., cls=CachingResolver)`, so every
-    lookup the core makes (query, resolve_addresses) goes through it unchanged.
+    Works through `diag.net.dns.make_resolver(..., cls=CachingResolver)`; every lookup
+    the core makes goes through `diag.net.dns.query`, which uses `records` below. The
+    questions go over a few shared UDP sockets (`_Exchange`); dnspython's own
+    `resolve` is kept for what UDP cannot carry (a truncated answer).
     """
 
     stats: CacheStats
-    _answers: _Lru
+    _outcomes: Lru
 
     def use(
         self, stats: CacheStats, size: int = DNS_ENTRIES, in_flight: int = DNS_IN_FLIGHT
     ) -> CachingResolver:
         self.stats = stats
-        self._answers = _Lru(size)
+        self._outcomes = Lru(size)
         self._in_flight = in_flight
-        self._slots: asyncio.Semaphore | None = None
+        self._exchange: _Exchange | None = None
         return self
 
-    async def _ask(self, qname, rdtype, kwargs):  # type: ignore[no-untyped-def]
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self._in_flight)
-            self._udp = _UdpPool()
-        await self._slots.acquire()
-        slots, released = self._slots, False
-
-        def release() -> None:
-            nonlocal released
-            if not released:
-                released = True
-                slots.release()
-
-        timer = asyncio.get_running_loop().call_later(DNS_SLOT_HOLD, release)
-        try:
-            answer = await self._udp_resolve(qname, rdtype)
-            if answer is None:  # truncated, or a server we cannot ask over UDP: dnspython
-                return await super().resolve(qname, rdtype, **kwargs)
-            return answer
-        finally:
-            timer.cancel()
-            release()
-
-    async def _udp_resolve(self, qname, rdtype):  # type: ignore[no-untyped-def]
-        """One question over the shared sockets, with dnspython's errors and Answer."""
-        name = dns.name.from_text(qname) if isinstance(qname, str) else qname
-        question = _Question(name, dns.rdatatype.RdataType.make(rdtype), self.edns, self.payload)
-        loop = asyncio.get_running_loop()
-        end = loop.time() + (self.lifetime or 5.0)
-        errors = []
-        answer: asyncio.Future = loop.create_future()
-        keys: list[tuple[int, int]] = []  # every attempt's (socket, id): a late answer counts
-        try:
-            return await self._attempts(question, end, errors, answer, keys)
-        finally:
-            self._udp.forget(keys)
-
-    async def _attempts(self, question, end, errors, answer, keys):  # type: ignore[no-untyped-def]
-        loop = asyncio.get_running_loop()
-        name = question.name
-        while loop.time() < end:
-            for server in self.nameservers:
-                address = str(server)
-                # At least two tries within the lifetime: a lost packet is not a failure.
-                lifetime = self.lifetime or 5.0
-                wait = min(self.timeout or 2.0, max(0.5, lifetime / 2), end - loop.time())
-                if wait <= 0:
-                    break
-                try:
-                    response = await self._udp.ask(question, address, self.port, wait, answer, keys)
-                except TimeoutError:
-                    errors.append((address, False, self.port, "timeout", None))
-                    continue
-                if response.flags & dns.flags.TC:
-                    return None
-                if isinstance(response, _Negative):  # read from the header alone
-                    bare = response.message(question)
-                    if response.nxdomain:
-                        raise dns.resolver.NXDOMAIN(qnames=[name], responses={name: bare})
-                    raise dns.resolver.NoAnswer(response=bare)
-                rcode = response.rcode()
-                if rcode == dns.rcode.NXDOMAIN:
-                    raise dns.resolver.NXDOMAIN(qnames=[name], responses={name: response})
-                if rcode != dns.rcode.NOERROR:
-                    errors.append((address, False, self.port, dns.rcode.to_text(rcode), response))
-                    raise dns.resolver.NoNameservers(request=question.query(), errors=errors)
-                result = dns.resolver.Answer(name, question.rdtype, dns.rdataclass.IN, response)
-                if result.rrset is None:
-                    raise dns.resolver.NoAnswer(response=response)
-                return result
-        raise dns.resolver.LifetimeTimeout(timeout=self.lifetime, errors=errors)
-
-    async def resolve(self, qname, rdtype="A", *args, **kwargs):  # type: ignore[override]
-        if args or set(kwargs) - {"search"}:
-            return await super().resolve(qname, rdtype, *args, **kwargs)
-        key = (str(qname).lower().rstrip("."), str(rdtype).upper())
-        task = self._answers.get(key)
-        if task is None:
+    async def records(self, name: str, rdtype: str) -> list:
+        """As `diag.net.dns.query`: the records, [] for none, or LookupFailed; within
+        the resolver's lifetime, waiting for a free place included."""
+        key = (name.lower().rstrip("."), rdtype.upper())
+        outcome = self._outcomes.get(key)
+        if outcome is None:
             self.stats.dns_misses += 1
-            task = asyncio.ensure_future(self._ask(qname, rdtype, kwargs))
-            task.add_done_callback(lambda t, key=key: self._settled(key, t))
-            self._answers.remember(key, task)
+            if self._exchange is None:
+                self._exchange = _Exchange(self, self._in_flight)
+            outcome = self._exchange.ask(name, rdtype)
+            outcome.add_done_callback(lambda f, key=key: self._settled(key, f))
+            self._outcomes.remember(key, outcome)
         else:
             self.stats.dns_hits += 1
-            self._answers.move_to_end(key)
-        try:
-            return await asyncio.shield(task)
-        except dns.exception.DNSException as exc:
-            raise exc.with_traceback(None) from None  # one shared exception, no growing tb
+            self._outcomes.move_to_end(key)
+        if not outcome.done():
+            await asyncio.shield(outcome)  # one asker giving up must not end it for all
+        value = outcome.result()
+        if isinstance(value, LookupFailed):
+            raise value.with_traceback(None) from None  # shared: no growing traceback
+        return list(value)
 
-    def _settled(self, key: tuple, task: asyncio.Future) -> None:
-        if task.cancelled():
-            self._answers.pop(key, None)
-            return
-        error = task.exception()
-        passing = error is not None and not isinstance(error, DEFINITE)
-        if passing and self._answers.get(key) is task:
-            del self._answers[key]
-
-
-class _UdpPool:
-    """A few UDP sockets shared by every query of the run; answers matched by
-    (id, question), anything else dropped."""
-
-    def __init__(self, size: int = DNS_SOCKETS) -> None:
-        self._size = size
-        self._sockets: list[asyncio.DatagramTransport] = []
-        self._waiting: dict[tuple[int, int], tuple[list, asyncio.Future]] = {}
-        self._opening: asyncio.Future | None = None
-
-    async def _open(self, address: str) -> None:
-        loop = asyncio.get_running_loop()
-        family = socket.AF_INET6 if ":" in address else socket.AF_INET
-        for index in range(self._size):
-            transport, _ = await loop.create_datagram_endpoint(
-                lambda index=index: _Receiver(self, index), family=family
-            )
-            with contextlib.suppress(OSError):  # room for a burst of answers
-                transport.get_extra_info("socket").setsockopt(
-                    socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20
-                )
-            self._sockets.append(transport)
+    def _settled(self, key: tuple, outcome: asyncio.Future) -> None:
+        """Definite answers stay; a timeout or a server failure only while in flight,
+        so one lost packet does not fail every domain that shares the name."""
+        definite = not outcome.cancelled() and (
+            not isinstance(value := outcome.result(), LookupFailed) or value.kind == "nxdomain"
+        )
+        if not definite and self._outcomes.get(key) is outcome:
+            del self._outcomes[key]
 
     def close(self) -> None:
-        for transport in self._sockets:
-            transport.close()
+        if self._exchange is not None:
+            self._exchange.close()
+            self._exchange = None
 
-    async def ask(
-        self,
-        question: _Question,
-        address: str,
-        port: int,
-        wait: float,
-        answer: asyncio.Future,
-        keys: list[tuple[int, int]],
-    ) -> dns.message.Message | _Negative:
-        """Send `question` once more (a fresh id on a random socket) and wait up to `wait`
-        for `answer`, which an answer to this or any earlier attempt settles."""
-        if not self._sockets:
-            if self._opening is None:
-                self._opening = asyncio.ensure_future(self._open(address))
-            await asyncio.shield(self._opening)
-        index = random.randrange(len(self._sockets))
+
+class _Exchange:
+    """Questions and answers over a few UDP sockets shared by the whole run.
+
+    Driven by callbacks, not a task per question: a scan asks tens of thousands of
+    them, and the tasks, timeouts and shields around each were a quarter of its CPU.
+    Answers are matched by (socket, id) and then by question; anything else is dropped.
+    """
+
+    def __init__(self, resolver: CachingResolver, in_flight: int) -> None:
+        self.resolver = resolver
+        self.loop = asyncio.get_running_loop()
+        self.free = in_flight  # places for questions in flight
+        self.queued: deque[_Query] = deque()
+        self.waiting: dict[tuple[int, int], _Query] = {}
+        self._sockets: dict[int, list[socket.socket]] = {}  # by address family
+        self._all: list[socket.socket] = []
+
+    def ask(self, name: str, rdtype: str) -> asyncio.Future:
+        try:
+            query = _Query(self, name, rdtype)
+        except dns.exception.DNSException as exc:  # a name or type DNS cannot carry
+            refused = self.loop.create_future()
+            refused.set_result(failed(name, exc) or [])
+            return refused
+        if self.free > 0:
+            query.start()
+        else:
+            self.queued.append(query)
+            query.timer = self.loop.call_at(query.deadline, query.expired)
+        return query.outcome
+
+    def release(self) -> None:
+        self.free += 1
+        while self.queued and self.free > 0:
+            query = self.queued.popleft()
+            if not query.outcome.done():
+                query.timer.cancel()
+                query.start()
+
+    def send(self, query: _Query, server: str, port: int) -> tuple[int, int]:
+        """The question once more, with a fresh id on a random socket of its family."""
+        family = socket.AF_INET6 if ":" in server else socket.AF_INET
+        sockets = self._sockets.get(family) or self._open(family)
+        index = random.randrange(len(sockets))
         while True:
-            query_id = random.randrange(65536)
-            if (index, query_id) not in self._waiting:
+            key = (sockets[index].fileno(), random.randrange(65536))
+            if key not in self.waiting:
                 break
-        self._waiting[(index, query_id)] = (question, answer)
-        keys.append((index, query_id))
-        self._sockets[index].sendto(question.wire(query_id), (address, port))
-        async with asyncio.timeout(wait):
-            return await asyncio.shield(answer)
+        self.waiting[key] = query
+        with contextlib.suppress(OSError):  # a full send buffer: a lost packet, retried
+            sockets[index].sendto(query.question.wire(key[1]), (server, port))
+        return key
 
-    def forget(self, keys: list[tuple[int, int]]) -> None:
-        for key in keys:
-            self._waiting.pop(key, None)
+    def _open(self, family: int) -> list[socket.socket]:
+        sockets = []
+        for _ in range(DNS_SOCKETS):
+            sock = socket.socket(family, socket.SOCK_DGRAM)
+            sock.setblocking(False)
+            with contextlib.suppress(OSError):  # room for a burst of answers
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            self.loop.add_reader(sock.fileno(), self._readable, sock)
+            sockets.append(sock)
+        self._sockets[family] = sockets
+        self._all.extend(sockets)
+        return sockets
 
-    def received(self, index: int, data: bytes) -> None:
-        if len(data) < 12:
+    def _readable(self, sock: socket.socket) -> None:
+        for _ in range(64):  # what has arrived, then back to the loop
+            try:
+                data, source = sock.recvfrom(65535)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:  # e.g. ICMP port unreachable: the retry timer copes
+                continue
+            if len(data) >= 12:
+                key = (sock.fileno(), int.from_bytes(data[:2], "big"))
+                query = self.waiting.get(key)
+                if query is not None and query.asked.get(key) == source[:2]:
+                    query.received(data, source[0])
+
+    def close(self) -> None:
+        for sock in self._all:
+            with contextlib.suppress(Exception):
+                self.loop.remove_reader(sock.fileno())
+            sock.close()
+        self._all.clear()
+        self._sockets.clear()
+
+
+class _Query:
+    """One question's life: a place in flight, attempts over the servers, the outcome
+    (records, or LookupFailed as a value, so nothing is raised when nobody listens)."""
+
+    __slots__ = (
+        "asked",
+        "deadline",
+        "errors",
+        "exchange",
+        "fallback",
+        "holding",
+        "name",
+        "outcome",
+        "question",
+        "rdtype",
+        "servers",
+        "timer",
+    )
+
+    def __init__(self, exchange: _Exchange, name: str, rdtype: str) -> None:
+        resolver = exchange.resolver
+        self.exchange = exchange
+        self.name = name
+        self.rdtype = rdtype
+        self.question = _Question(
+            dns.name.from_text(name),
+            dns.rdatatype.RdataType.make(rdtype),
+            resolver.edns,
+            resolver.payload,
+        )
+        self.outcome: asyncio.Future = exchange.loop.create_future()
+        self.deadline = exchange.loop.time() + (resolver.lifetime or 5.0)
+        self.servers = [ipaddress.ip_address(str(s)).compressed for s in resolver.nameservers]
+        # Every attempt's (socket, id), and the server asked: a late answer counts.
+        self.asked: dict[tuple[int, int], tuple[str, int]] = {}
+        self.errors: list = []
+        self.holding = False
+        self.timer: asyncio.TimerHandle
+        self.fallback: asyncio.Task | None = None  # held: a task nobody holds may vanish
+
+    def start(self) -> None:
+        exchange = self.exchange
+        exchange.free -= 1
+        self.holding = True
+        # A question the server never answers (a silent domain's) holds its place only
+        # DNS_SLOT_HOLD: the others must not queue behind a hundred silent domains.
+        exchange.loop.call_later(DNS_SLOT_HOLD, self.release)
+        self.attempt()
+
+    def release(self) -> None:
+        if self.holding:
+            self.holding = False
+            self.exchange.release()
+
+    def attempt(self) -> None:
+        """Ask the next server; at least two tries within the lifetime, so that one
+        lost packet is not a failure."""
+        resolver = self.exchange.resolver
+        lifetime = resolver.lifetime or 5.0
+        now = self.exchange.loop.time()
+        wait = min(resolver.timeout or 2.0, max(0.5, lifetime / 2), self.deadline - now)
+        if wait <= 0:
+            self.expired()
             return
-        entry = self._waiting.get((index, int.from_bytes(data[:2], "big")))
-        if entry is None or entry[1].done():
+        server = self.servers[len(self.asked) % len(self.servers)]
+        self.asked[self.exchange.send(self, server, resolver.port)] = (server, resolver.port)
+        self.timer = self.exchange.loop.call_later(wait, self.timed_out, server)
+
+    def timed_out(self, server: str) -> None:
+        self.errors.append((server, False, self.exchange.resolver.port, "timeout", None))
+        if self.exchange.loop.time() < self.deadline:
+            self.attempt()
+        else:
+            self.expired()
+
+    def expired(self) -> None:
+        self.finish(LookupFailed("timeout", f"DNS lookup of {self.name} timed out"))
+
+    def received(self, data: bytes, server: str) -> None:
+        if self.outcome.done():
             return
-        question, future = entry
+        question = self.question
         negative = _Negative.read(data, question)
         if negative is not None:
-            future.set_result(negative)
+            if negative.flags & dns.flags.TC:
+                self.over_tcp()
+            elif negative.nxdomain:
+                self.finish(LookupFailed("nxdomain", f"{self.name} does not exist (NXDOMAIN)"))
+            else:
+                self.finish([])
             return
         try:
             response = dns.message.from_wire(data)
         except dns.exception.DNSException:
             return
-        if response.flags & dns.flags.QR and question.asked(response):
-            future.set_result(response)
+        if not response.flags & dns.flags.QR or not question.asked(response):
+            return
+        if response.flags & dns.flags.TC:
+            self.over_tcp()
+            return
+        rcode = response.rcode()
+        if rcode == dns.rcode.NXDOMAIN:
+            self.finish(LookupFailed("nxdomain", f"{self.name} does not exist (NXDOMAIN)"))
+            return
+        if rcode != dns.rcode.NOERROR:
+            port = self.exchange.resolver.port
+            self.errors.append((server, False, port, dns.rcode.to_text(rcode), response))
+            error = dns.resolver.NoNameservers(request=question.query(), errors=self.errors)
+            self.finish(failed(self.name, error))
+            return
+        answer = dns.resolver.Answer(question.name, question.rdtype, dns.rdataclass.IN, response)
+        self.finish(list(answer) if answer.rrset is not None else [])
+
+    def over_tcp(self) -> None:
+        """A truncated answer: dnspython asks again (over TCP), within the lifetime."""
+        self.timer.cancel()
+        if self.fallback is None:
+            self.fallback = asyncio.ensure_future(self._over_tcp())
+
+    async def _over_tcp(self) -> None:
+        resolver = self.exchange.resolver
+        remaining = max(0.0, self.deadline - self.exchange.loop.time())
+        try:
+            async with asyncio.timeout(remaining):
+                answer = await dns.asyncresolver.Resolver.resolve(
+                    resolver, self.name, self.rdtype, search=False
+                )
+        except TimeoutError:
+            self.expired()
+        except dns.exception.DNSException as exc:
+            self.finish(failed(self.name, exc) or [])
+        else:
+            self.finish(list(answer))
+
+    def finish(self, value: list | LookupFailed) -> None:
+        if self.outcome.done():
+            return
+        self.timer.cancel()
+        waiting = self.exchange.waiting
+        for key in self.asked:
+            waiting.pop(key, None)
+        self.release()
+        self.outcome.set_result(value)
 
 
 class _Question:
@@ -359,15 +457,6 @@ _TYPE_CLASS = struct.Struct("!HH")
 _OPT = struct.Struct("!HHBBHH")  # type, payload (as class), ext. rcode, version, flags, size
 
 
-class _Receiver(asyncio.DatagramProtocol):
-    def __init__(self, pool: _UdpPool, index: int) -> None:
-        self._pool = pool
-        self._index = index
-
-    def datagram_received(self, data: bytes, addr: tuple) -> None:
-        self._pool.received(self._index, data)
-
-
 class ProbeResults:
     """Probe results by service key, with the busy-server retries of the scan."""
 
@@ -382,7 +471,7 @@ class ProbeResults:
         self.stats = stats
         self._retries = retries
         self._delay = delay
-        self._results = _Lru(size)
+        self._results = Lru(size)
 
     async def service(
         self, key: tuple, probe: Callable[[], Awaitable[ServiceResult]]

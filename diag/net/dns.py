@@ -82,9 +82,16 @@ class LookupFailed(Exception):
 
 
 async def query(resolver: dns.asyncresolver.Resolver, name: str, rdtype: str) -> list:
-    """Records of one type; [] for a name that exists without them; LookupFailed otherwise."""
+    """Records of one type; [] for a name that exists without them; LookupFailed otherwise.
+
+    A resolver with its own `records(name, rdtype)` (the bulk scan's shared one, which
+    keeps to its lifetime and speaks LookupFailed itself) answers directly.
+    """
     if not resolver.nameservers:
         raise LookupFailed("no_resolver", "no DNS server configured (see --nameserver)")
+    records = getattr(resolver, "records", None)
+    if records is not None:
+        return await records(name, rdtype)
     try:
         # dnspython sleeps its retry backoff before it notices the lifetime is over
         # (10 s became 11.6 s): the lifetime is enforced here as well.
@@ -92,17 +99,25 @@ async def query(resolver: dns.asyncresolver.Resolver, name: str, rdtype: str) ->
             answer = await resolver.resolve(name, rdtype, search=False)
     except TimeoutError:
         raise LookupFailed("timeout", f"DNS lookup of {name} timed out") from None
-    except dns.resolver.NXDOMAIN:
-        raise LookupFailed("nxdomain", f"{name} does not exist (NXDOMAIN)") from None
-    except dns.resolver.NoAnswer:
-        return []
-    except dns.resolver.NoNameservers as exc:
-        raise LookupFailed("servfail", f"no DNS server answered for {name}: {exc}") from None
-    except dns.exception.Timeout:
-        raise LookupFailed("timeout", f"DNS lookup of {name} timed out") from None
     except dns.exception.DNSException as exc:
-        raise LookupFailed("servfail", f"DNS lookup of {name} failed: {exc}") from None
+        failure = failed(name, exc)
+        if failure is None:
+            return []
+        raise failure from None
     return list(answer)
+
+
+def failed(name: str, exc: dns.exception.DNSException) -> LookupFailed | None:
+    """dnspython's exception in our words; None for NoAnswer (the name, without records)."""
+    if isinstance(exc, dns.resolver.NXDOMAIN):
+        return LookupFailed("nxdomain", f"{name} does not exist (NXDOMAIN)")
+    if isinstance(exc, dns.resolver.NoAnswer):
+        return None
+    if isinstance(exc, dns.resolver.NoNameservers):
+        return LookupFailed("servfail", f"no DNS server answered for {name}: {exc}")
+    if isinstance(exc, dns.exception.Timeout):
+        return LookupFailed("timeout", f"DNS lookup of {name} timed out")
+    return LookupFailed("servfail", f"DNS lookup of {name} failed: {exc}")
 
 
 async def resolve_addresses(resolver: dns.asyncresolver.Resolver, host: str) -> DnsResult:

@@ -16,6 +16,8 @@ from diag.model import ProbeReport, ServiceResult, severity_counts
 from diag.render.safe import json_text
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from diag.advice.i18n import Catalog
     from diag.check.model import CheckReport
     from diag.discovery.model import DiscoveryReport
@@ -37,15 +39,26 @@ ERROR_SCHEMA = "maildiag.error/1"
 
 def plain(value: Any) -> Any:
     """Dataclasses, enums, lists and dicts as JSON-ready values."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    names = _FIELDS.get(kind)
+    if names is None:
+        if isinstance(value, Enum):
+            return value.value
+        if isinstance(value, dict):
+            return {str(k): plain(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [plain(v) for v in value]
+        if not dataclasses.is_dataclass(value) or isinstance(value, type):
+            return value
+        names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(value))
+    return {name: plain(getattr(value, name)) for name in names}
+
+
+# A scan turns thousands of results into JSON: each class's field names are read once.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 def service_data(service: ServiceResult) -> dict[str, Any]:
@@ -220,7 +233,12 @@ def discovery_data(report: DiscoveryReport) -> dict[str, Any]:
     }
 
 
-def check_data(report: CheckReport, t: Catalog | None = None) -> dict[str, Any]:
+def check_data(
+    report: CheckReport,
+    t: Catalog | None = None,
+    service: Callable[[ServiceResult], dict[str, Any]] = service_data,
+) -> dict[str, Any]:
+    """`service` lets the bulk scan turn each shared probe result into data only once."""
     findings = report.findings
     requirements = [
         {"key": m.key, "params": m.params, **({"text": t(m.key, **m.params)} if t else {})}
@@ -247,7 +265,7 @@ def check_data(report: CheckReport, t: Catalog | None = None) -> dict[str, Any]:
                 "candidate": plain(c.merged.candidate),
                 "sources": c.merged.sources,
                 "usable": c.usable,
-                "probe": service_data(c.result) if c.result else None,
+                "probe": service(c.result) if c.result else None,
             }
             for c in report.checked
         ],
