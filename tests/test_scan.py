@@ -187,6 +187,51 @@ def test_resume_after_sigkill(scan_lab: bulk.ScanLab) -> None:
     assert set(targets.values()) == {1}
 
 
+def test_worker_processes_match_one_process(scan_lab: bulk.ScanLab) -> None:
+    domains = [d for d in bulk.domains(COUNT)[:200] if bulk.kind(int(d[1:6])) != "silent"]
+    path = scan_lab.subset("workers.txt", domains)
+    runs = {}
+    for workers in ("1", "2"):
+        out = scan_lab.root / f"workers{workers}.jsonl"
+        result = maildiag(
+            "scan", str(path), "-o", str(out), "--workers", workers, "--busy-delay", "0.2",
+            *scan_lab.args(),
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        runs[workers] = {r["target"]: comparable(r) for r in records(out)}
+    assert len(runs["1"]) == len(domains)
+    assert runs["2"] == runs["1"]
+
+
+def test_worker_killed_mid_run_is_reported_and_resumed(scan_lab: bulk.ScanLab) -> None:
+    domains = [d for d in bulk.domains(COUNT)[:300] if bulk.kind(int(d[1:6])) != "silent"]
+    path = scan_lab.subset("killworker.txt", domains)
+    out = scan_lab.root / "killworker.jsonl"
+    command = [sys.executable, "-m", "diag", "scan", str(path), "-o", str(out)]
+    command += ["--workers", "2", "--concurrency", "8", *scan_lab.args()]
+    process = subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(600):
+            if out.exists() and out.read_text().count("\n") >= 20:
+                break
+            time.sleep(0.05)
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text()
+        os.kill(int(children.split()[0]), signal.SIGKILL)
+        _, stderr = process.communicate(timeout=900)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 3
+    assert "were not scanned; run again with --resume" in stderr
+    assert "Traceback" not in stderr
+    assert out.read_text().count("\n") < len(domains)
+    result = maildiag("scan", str(path), "-o", str(out), "--resume", *scan_lab.args())
+    assert result.returncode == 0, result.stderr
+    targets = Counter(r["target"] for r in records(out))
+    assert set(targets) == set(domains)
+    assert set(targets.values()) == {1}
+
+
 def test_shards_partition_the_list(scan_lab: bulk.ScanLab) -> None:
     domains = by_kind(bulk.domains(COUNT))["nxdomain"]  # fast: one DNS answer each
     path = scan_lab.subset("shards.txt", domains)

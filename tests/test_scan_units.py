@@ -15,6 +15,8 @@ import pytest
 from diag.bulk.cache import _Negative, _Question
 from diag.bulk.limits import HostGate, is_busy
 from diag.bulk.output import done_targets
+from diag.bulk.processes import share
+from diag.bulk.scanner import ScanOptions
 from diag.bulk.targets import digest, parse, parse_shard, select, shard_of, split_host_port
 from diag.errors import BadInput
 from diag.model import Greeting, Reachability, Security, ServiceResult, ServiceSpec
@@ -153,3 +155,19 @@ def test_dns_negative_answers_are_read_from_the_header_alone() -> None:
     other = dns.message.make_query("other.example.com", "A", use_edns=0, payload=1232)
     assert _Negative.read(dns.message.make_response(other).to_wire(), question) is None
     assert _Negative.read(nxdomain.to_wire() + b"junk", question) is None
+
+
+def test_worker_processes_share_the_caps() -> None:
+    options = ScanOptions(concurrency=64, connections=256, per_host=2, dns_in_flight=128)
+    each, workers = share(options, 4)
+    assert workers == 2  # never more workers than connections per host
+    assert (each.per_host, each.connections, each.concurrency, each.dns_in_flight) == (
+        1,
+        128,
+        32,
+        64,
+    )
+    assert share(options, 1) == (options, 1)
+    assert share(ScanOptions(per_host=1), 8)[1] == 1
+    odd, workers = share(ScanOptions(per_host=5, concurrency=7), 2)
+    assert workers == 2 and odd.per_host * 2 <= 5 and odd.concurrency * 2 >= 7

@@ -41,10 +41,14 @@ DNS_ENTRIES = 10_000  # records or a failure: well under a KB each
 # query costs a whole timeout.
 DNS_IN_FLIGHT = 128
 # ... but a question the server never answers (a silent domain's) holds its place only
-# this long: otherwise a hundred silent domains fill every place for a whole timeout,
-# the other domains' questions queue behind them, and their answers (and a silent
-# domain's own outcome) come to depend on what else the run had in flight.
-DNS_SLOT_HOLD = 0.5
+# a little longer than answers take (a retransmission timer's estimate, RFC 6298:
+# smoothed round trip + 4 x its variation), between these bounds. A question the server
+# has not answered by then has left its receive buffer. Otherwise a hundred silent
+# domains, 25 questions each, fill every place: the other domains' questions queue
+# behind them (measured: with a fixed 0.5 s, that queue bounded the whole scan), and
+# their answers come to depend on what else the run had in flight.
+DNS_SLOT_HOLD = 0.5  # until the first answer, and at most
+DNS_SLOT_HOLD_MIN = 0.02
 # dnspython opens a socket per query (measured here: ~170 queries/s at most, the run's
 # bound). The scan keeps a few UDP sockets open and matches answers by id and question;
 # several sockets with random ids keep an off-path forger guessing port and id.
@@ -153,8 +157,12 @@ class _Exchange:
         self.resolver = resolver
         self.loop = asyncio.get_running_loop()
         self.free = in_flight  # places for questions in flight
+        self.srtt: float | None = None  # smoothed answer time, and its variation
+        self.rttvar = 0.0
         self.queued: deque[_Query] = deque()
         self.waiting: dict[tuple[int, int], _Query] = {}
+        # As the socket reports an answer's source, to compare it with the server asked.
+        self.servers = [ipaddress.ip_address(str(s)).compressed for s in resolver.nameservers]
         self._sockets: dict[int, list[socket.socket]] = {}  # by address family
         self._all: list[socket.socket] = []
 
@@ -171,6 +179,20 @@ class _Exchange:
             self.queued.append(query)
             query.timer = self.loop.call_at(query.deadline, query.expired)
         return query.outcome
+
+    def hold(self) -> float:
+        """How long an unanswered question keeps its place (see DNS_SLOT_HOLD)."""
+        if self.srtt is None:
+            return DNS_SLOT_HOLD
+        return min(DNS_SLOT_HOLD, max(DNS_SLOT_HOLD_MIN, self.srtt + 4 * self.rttvar))
+
+    def answered_in(self, seconds: float) -> None:
+        """One round trip measured (RFC 6298's smoothing, with its gains 1/8 and 1/4)."""
+        if self.srtt is None:
+            self.srtt, self.rttvar = seconds, seconds / 2
+        else:
+            self.rttvar += (abs(self.srtt - seconds) - self.rttvar) / 4
+            self.srtt += (seconds - self.srtt) / 8
 
     def release(self) -> None:
         self.free += 1
@@ -245,6 +267,7 @@ class _Query:
         "outcome",
         "question",
         "rdtype",
+        "sent",
         "servers",
         "timer",
     )
@@ -262,11 +285,12 @@ class _Query:
         )
         self.outcome: asyncio.Future = exchange.loop.create_future()
         self.deadline = exchange.loop.time() + (resolver.lifetime or 5.0)
-        self.servers = [ipaddress.ip_address(str(s)).compressed for s in resolver.nameservers]
+        self.servers = exchange.servers
         # Every attempt's (socket, id), and the server asked: a late answer counts.
         self.asked: dict[tuple[int, int], tuple[str, int]] = {}
         self.errors: list = []
         self.holding = False
+        self.sent = 0.0  # when the first attempt went
         self.timer: asyncio.TimerHandle
         self.fallback: asyncio.Task | None = None  # held: a task nobody holds may vanish
 
@@ -274,9 +298,8 @@ class _Query:
         exchange = self.exchange
         exchange.free -= 1
         self.holding = True
-        # A question the server never answers (a silent domain's) holds its place only
-        # DNS_SLOT_HOLD: the others must not queue behind a hundred silent domains.
-        exchange.loop.call_later(DNS_SLOT_HOLD, self.release)
+        self.sent = exchange.loop.time()
+        exchange.loop.call_later(exchange.hold(), self.release)  # see DNS_SLOT_HOLD
         self.attempt()
 
     def release(self) -> None:
@@ -311,6 +334,8 @@ class _Query:
     def received(self, data: bytes, server: str) -> None:
         if self.outcome.done():
             return
+        if len(self.asked) == 1:  # Karn: an answer to a retried question times nothing
+            self.exchange.answered_in(self.exchange.loop.time() - self.sent)
         question = self.question
         negative = _Negative.read(data, question)
         if negative is not None:

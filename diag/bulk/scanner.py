@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from diag.bulk.cache import CacheStats, CachingResolver, Lru, ProbeResults
+from diag.bulk.cache import DNS_IN_FLIGHT, CacheStats, CachingResolver, Lru, ProbeResults
 from diag.bulk.limits import HostGate, is_busy
 from diag.bulk.targets import Target, parse
 from diag.discovery.discover import DiscoveryOptions
@@ -38,6 +38,7 @@ class ScanOptions:
     per_host: int = 2  # open connections to one IP address
     busy_retries: int = 3
     busy_delay: float = 2.0  # seconds before the first retry; doubled each time
+    dns_in_flight: int = DNS_IN_FLIGHT  # DNS questions in flight (the server's buffer)
 
 
 class Scanner:
@@ -51,7 +52,7 @@ class Scanner:
         d = options.discovery
         resolver = make_resolver(d.nameserver, d.timeout, cls=CachingResolver)
         assert isinstance(resolver, CachingResolver)
-        self.resolver = resolver.use(self.stats)
+        self.resolver = resolver.use(self.stats, in_flight=options.dns_in_flight)
         self.probes = ProbeResults(
             self.stats, retries=options.busy_retries, delay=options.busy_delay
         )
@@ -64,9 +65,12 @@ class Scanner:
         self.gate: HostGate | None = None
         self.service_data = SharedServiceData()
 
-    async def run(self, texts: Iterable[str], emit: Callable[[Record], None]) -> None:
+    async def run(
+        self, texts: Iterable[str] | AsyncIterable[str], emit: Callable[[Record], None]
+    ) -> None:
         """Scan every target, at most `concurrency` at once; `emit` gets each record as
-        it finishes. The input is read only as fast as targets finish."""
+        it finishes. The input is read only as fast as targets finish (an async
+        iterable: a worker process's pipe)."""
         self.gate = HostGate(self.options.per_host, self.options.connections)
         token = connection_gate.set(self.gate)  # every connection below passes the gate
         try:
@@ -79,11 +83,18 @@ class Scanner:
                 finally:
                     slots.release()
 
-            for text in texts:
+            async def start(text: str) -> None:
                 await slots.acquire()
                 task = asyncio.create_task(one(text))
                 running.add(task)
                 task.add_done_callback(running.discard)
+
+            if isinstance(texts, AsyncIterable):
+                async for text in texts:
+                    await start(text)
+            else:
+                for text in texts:
+                    await start(text)
             if running:
                 await asyncio.gather(*running)
         finally:

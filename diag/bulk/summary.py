@@ -67,3 +67,15 @@ class Summary:
                 "busy_retries": c.busy_retries,
             },
         }
+
+
+def brief(record: dict[str, Any]) -> dict[str, Any]:
+    """What `Summary.add` reads of a record: all a worker process sends beside the line."""
+    error = record.get("error")
+    return {
+        "target": record.get("target"),
+        "error": {"kind": error.get("kind")} if error else None,
+        "exit_code": record.get("exit_code"),
+        "duration_ms": record.get("duration_ms"),
+        "findings": [{"code": f["code"]} for f in record.get("findings") or []],
+    }

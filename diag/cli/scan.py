@@ -83,6 +83,12 @@ def scan(
     chunk_size: Annotated[
         int, typer.Option("--chunk-size", help="--dask: targets per task.")
     ] = 100,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", metavar="N", help="Processes on this machine (default: one per core)."
+        ),
+    ] = None,
 ) -> None:
     """Check (or with --probe, probe) every target in FILE, many at once, politely.
 
@@ -118,5 +124,6 @@ def scan(
             summary_file=summary,
             dask=dask,
             chunk_size=chunk_size,
+            workers=workers,
         )
     )

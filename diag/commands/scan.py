@@ -78,6 +78,7 @@ def run_scan(
     summary_file: Path | None,
     dask: str | None,
     chunk_size: int,
+    workers: int | None = None,
 ) -> int:
     """Exit 0 when every target was scanned (their verdicts are in the output), 3 when
     the scan could not run (bad options, unreadable input, unreachable cluster)."""
@@ -89,6 +90,8 @@ def run_scan(
         raise BadInput("--concurrency, --per-host and --connections must be at least 1")
     if chunk_size < 1:
         raise BadInput("--chunk-size must be at least 1")
+    if workers is not None and workers < 1:
+        raise BadInput("--workers must be at least 1")
     if resume and output is None:
         raise BadInput("--resume needs --output FILE (the file to read back and append to)")
     shard_spec = parse_shard(shard) if shard else None
@@ -107,11 +110,17 @@ def run_scan(
 
                 run_on_dask(dask, texts, options, record, summary.cache, chunk_size)
             else:
-                from diag.bulk.scanner import Scanner
+                from diag.bulk.processes import default_workers, run_in_workers, share
 
-                scanner = Scanner(options)
-                summary.cache = scanner.stats
-                asyncio.run(scanner.run(texts, record))
+                _, count = share(options, workers or default_workers())
+                if count > 1:
+                    run_in_workers(texts, options, count, record, summary.cache)
+                else:
+                    from diag.bulk.scanner import Scanner
+
+                    scanner = Scanner(options)
+                    summary.cache = scanner.stats
+                    asyncio.run(scanner.run(texts, record))
     finally:
         writer.close()
     _report(summary, time.perf_counter() - clock, summary_file)
@@ -142,12 +151,16 @@ def _count(source: str, shard: tuple[int, int] | None, done: set[bytes] | None) 
         return sum(1 for _ in select(lines, shard=shard, done=done))
 
 
+Record = Callable[..., None]  # (record) or, from a worker process, (brief, line)
+
+
 @contextmanager
-def _recorder(
-    writer: Any, summary: Summary, total: int | None, clock: float
-) -> Iterator[Callable[[dict[str, Any]], None]]:
-    def record(data: dict[str, Any]) -> None:
-        writer.write(data)
+def _recorder(writer: Any, summary: Summary, total: int | None, clock: float) -> Iterator[Record]:
+    def record(data: dict[str, Any], line: str | None = None) -> None:
+        if line is None:
+            writer.write(data)
+        else:  # a worker's: already JSON, and `data` holds only what the summary counts
+            writer.write_line(line)
         summary.add(data)
 
     if not sys.stderr.isatty():
@@ -160,8 +173,8 @@ def _recorder(
 
     with ScanProgress(Console(stderr=True), total) as progress:
 
-        def shown(data: dict[str, Any]) -> None:
-            record(data)
+        def shown(data: dict[str, Any], line: str | None = None) -> None:
+            record(data, line)
             c = summary.cache
             progress.update(
                 summary.targets,

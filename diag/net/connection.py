@@ -391,6 +391,8 @@ def _show(data: bytes, limit: int = 60) -> str:
 
 
 def is_ip_literal(host: str) -> bool:
+    if not host or not (host[0].isdigit() or ":" in host):
+        return False  # a name (an address starts with a digit or holds a colon): no OSError
     for family in (socket.AF_INET, socket.AF_INET6):
         try:
             socket.inet_pton(family, host)
