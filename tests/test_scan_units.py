@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import dns.exception
 import dns.message
 import dns.name
 import dns.rcode
@@ -171,3 +172,26 @@ def test_worker_processes_share_the_caps() -> None:
     assert share(ScanOptions(per_host=1), 8)[1] == 1
     odd, workers = share(ScanOptions(per_host=5, concurrency=7), 2)
     assert workers == 2 and odd.per_host * 2 <= 5 and odd.concurrency * 2 >= 7
+
+
+@pytest.mark.parametrize(
+    "name", ["a.example", "A-b_c.Example.", "x" * 63 + ".example", ".".join(["a" * 60] * 4)]
+)
+def test_question_from_text_as_dnspython_writes_it(name: str) -> None:
+    parsed = dns.name.from_text(name)
+    by_hand = _Question(name, dns.rdatatype.MX, 0, 1232)
+    assert by_hand.wire(9) == _Question(parsed, dns.rdatatype.MX, 0, 1232).wire(9)
+    assert by_hand.name == parsed
+
+
+@pytest.mark.parametrize("name", ["caf\u00e9.example", "a\\.b.example", "a..b", "x" * 64 + ".a"])
+def test_question_from_odd_text_left_to_dnspython(name: str) -> None:
+    try:
+        parsed = dns.name.from_text(name)
+    except dns.exception.DNSException:
+        with pytest.raises(dns.exception.DNSException):
+            _Question(name, dns.rdatatype.A, 0, 1232)
+        return
+    assert _Question(name, dns.rdatatype.A, 0, 1232).wire(1) == _Question(
+        parsed, dns.rdatatype.A, 0, 1232
+    ).wire(1)

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import ipaddress
 import random
+import re
 import socket
 import struct
 from collections import OrderedDict, deque
@@ -124,7 +125,11 @@ class CachingResolver(dns.asyncresolver.Resolver):
             self.stats.dns_hits += 1
             self._outcomes.move_to_end(key)
         if not outcome.done():
-            await asyncio.shield(outcome)  # one asker giving up must not end it for all
+            # A waiter of its own (a leaner shield): one asker giving up must not
+            # cancel the question for every other asker.
+            waiter = asyncio.get_running_loop().create_future()
+            outcome.add_done_callback(lambda _, w=waiter: w.done() or w.set_result(None))
+            await waiter
         value = outcome.result()
         if isinstance(value, LookupFailed):
             raise value.with_traceback(None) from None  # shared: no growing traceback
@@ -278,10 +283,7 @@ class _Query:
         self.name = name
         self.rdtype = rdtype
         self.question = _Question(
-            dns.name.from_text(name),
-            dns.rdatatype.RdataType.make(rdtype),
-            resolver.edns,
-            resolver.payload,
+            name, dns.rdatatype.RdataType.make(rdtype), resolver.edns, resolver.payload
         )
         self.outcome: asyncio.Future = exchange.loop.create_future()
         self.deadline = exchange.loop.time() + (resolver.lifetime or 5.0)
@@ -402,14 +404,20 @@ class _Query:
 
 class _Question:
     """One question and its wire form (built by hand: dnspython's Message costs more
-    than the whole exchange with a nearby server)."""
+    than the whole exchange with a nearby server). A plain name given as text is laid
+    out by hand too, and parsed by dnspython only when an answer needs it."""
 
-    __slots__ = ("_header_rest", "_tail", "name", "name_wire", "rdtype", "section")
+    __slots__ = ("_header_rest", "_name", "_tail", "_text", "name_wire", "rdtype", "section")
 
-    def __init__(self, name: dns.name.Name, rdtype: int, edns: int | None, payload: int) -> None:
-        self.name = name
+    def __init__(
+        self, name: dns.name.Name | str, rdtype: int, edns: int | None, payload: int
+    ) -> None:
+        self._text = name if isinstance(name, str) else None
+        self._name = None if isinstance(name, str) else name
         self.rdtype = rdtype
-        sent = name.to_wire()
+        sent = _plain_wire(name) if isinstance(name, str) else None
+        if sent is None:
+            sent = self.name.to_wire()
         self.name_wire = sent.lower()  # answers are compared without regard to case
         self.section = self.name_wire + _TYPE_CLASS.pack(rdtype, dns.rdataclass.IN)
         self._tail = sent + self.section[len(sent) :]
@@ -418,6 +426,13 @@ class _Question:
             self._tail += b"\x00" + _OPT.pack(dns.rdatatype.OPT, payload, 0, edns, 0, 0)
             additional = 1
         self._header_rest = (dns.flags.RD, 1, 0, 0, additional)
+
+    @property
+    def name(self) -> dns.name.Name:
+        if self._name is None:
+            assert self._text is not None
+            self._name = dns.name.from_text(self._text)
+        return self._name
 
     def wire(self, query_id: int) -> bytes:
         return _HEADER.pack(query_id, *self._header_rest) + self._tail
@@ -434,6 +449,18 @@ class _Question:
 
     def query(self) -> dns.message.Message:
         return dns.message.make_query(self.name, self.rdtype)
+
+
+_PLAIN_NAME = re.compile(r"(?:[A-Za-z0-9_-]{1,63}\.)*[A-Za-z0-9_-]{1,63}\.?")
+
+
+def _plain_wire(text: str) -> bytes | None:
+    """A name of letters, digits, hyphens and underscores in wire form, as dnspython
+    writes it; None for anything else (escapes, non-ASCII, the root), left to dnspython."""
+    if not _PLAIN_NAME.fullmatch(text):
+        return None
+    wire = b"".join(bytes((len(label),)) + label.encode() for label in text.rstrip(".").split("."))
+    return wire + b"\x00" if len(wire) < 255 else None
 
 
 class _Negative:
