@@ -1,15 +1,16 @@
 """Benchmark: `maildiag scan` on the scan lab's 2,000 generated domains.
 
 Run by hand, as root, inside the lab's namespaces (its real servers run only there:
-dnsmasq, Dovecot, Exim and nginx on 127.0.6.0/24 and 127.0.7.0/24), not in CI:
+Unbound, Dovecot, Exim and nginx on 127.0.6.0/24 and 127.0.7.0/24), not in CI:
 
     unshare --net --mount --pid --fork --mount-proc -- .venv/bin/python \
         tests/lab/namespace.py "$(.venv/bin/python tests/lab/provision.py)" -- \
         .venv/bin/python tests/bench_scan.py [--parts ...]
 
 Parts (all by default):
-  scan       `maildiag scan` of the 2,000 domains: wall time, domains/s, peak memory
-             (RSS of the process, from wait4), the summary's cache hit rates
+  scan       `maildiag scan` of the 2,000 domains with its defaults, with --workers 1
+             and with --concurrency 256: wall time, domains/s, peak memory (RSS of the
+             scan's processes together), CPU, the lab servers' CPU, cache hit rates
   profile    the same scan in-process under cProfile: where the CPU goes
   memory     peak memory for a 2,000-line and a 100,000-line input (the second stopped
              after 4,000 targets: enough to show memory does not grow with the file)
@@ -30,7 +31,6 @@ import resource
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -42,33 +42,75 @@ from tests.lab import bulk  # noqa: E402
 COUNT = 2000
 
 
-def run(command: list[str], *, stop_after_lines: int | None = None, out: Path | None = None):
-    """Run a command; (wall seconds, peak RSS in MB of that process)."""
-    # Under /usr/bin/time: a child forked from this (large) process would report this
-    # process's resident size as its own peak (Linux keeps the high-water mark over exec).
-    measured = Path(tempfile.mkstemp(prefix="maxrss-")[1])
-    command = ["/usr/bin/time", "-f", "%M", "-o", str(measured), *command]
+def run(
+    command: list[str], *, stop_after_lines: int | None = None, out: Path | None = None
+) -> tuple[float, float, float]:
+    """Run a command; (wall seconds, peak RSS in MB of it and its worker processes
+    together, CPU seconds of all of them).
+
+    The RSS is the largest sum of VmRSS over the process tree, sampled every 50 ms: with
+    --workers the scan is several processes, and a child's own high-water mark would
+    leave the others out (and would start at this large process's size: Linux keeps it
+    over exec)."""
+    cpu = _children_cpu()
     begin = time.perf_counter()
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    if stop_after_lines and out is not None:
-        while process.poll() is None:
-            if out.exists() and out.stat().st_size and _lines(out) >= stop_after_lines:
-                # The scan is /usr/bin/time's child: its own high-water mark, then stop it.
-                child = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text()
-                status = Path(f"/proc/{child.split()[0]}/status").read_text()
-                peak = next(ln for ln in status.splitlines() if ln.startswith("VmHWM"))
-                os.kill(int(child.split()[0]), signal.SIGTERM)
-                process.wait()
-                return time.perf_counter() - begin, int(peak.split()[1]) / 1024
-            time.sleep(0.2)
-    process.wait()
+    peak = 0
+    while process.poll() is None:
+        peak = max(peak, _tree_rss(process.pid))
+        if stop_after_lines and out is not None and _done(out) >= stop_after_lines:
+            process.send_signal(signal.SIGTERM)
+            break
+        time.sleep(0.05)
+    _, err = process.communicate()
     wall = time.perf_counter() - begin
-    if process.returncode != 0:  # a failed or interrupted run is no figure
+    if process.returncode != 0 and not stop_after_lines:  # a failed run is no figure
         print(f"  (exit {process.returncode}: not a complete run)", file=sys.stderr)
-        print(process.stderr.read().decode()[-2000:], file=sys.stderr)
-    text = measured.read_text().split()
-    measured.unlink()
-    return wall, int(text[-1]) / 1024 if text and text[-1].isdigit() else float("nan")
+        print(err.decode()[-2000:], file=sys.stderr)
+    return wall, peak / 1024, _children_cpu() - cpu
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _tree_rss(pid: int) -> int:
+    """KiB resident in `pid` and its descendants now."""
+    total, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text()
+        except OSError:
+            continue  # ended meanwhile
+        total += next(
+            (int(ln.split()[1]) for ln in status.splitlines() if ln.startswith("VmRSS")), 0
+        )
+        pending += map(int, children.split())
+    return total
+
+
+def servers_cpu() -> dict[str, float]:
+    """CPU seconds used so far by each program in the lab's PID namespace, reaped
+    children included (Dovecot's and Exim's per-connection processes)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals: dict[str, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        used = sum(int(f) for f in fields[11:15]) / tick  # utime stime cutime cstime
+        totals[name] = totals.get(name, 0.0) + used
+    return totals
+
+
+def _done(out: Path) -> int:
+    return _lines(out) if out.exists() else 0
 
 
 def _lines(path: Path) -> int:
@@ -84,24 +126,48 @@ def scan_command(lab: Path, source: Path, out: Path, *extra: str) -> list[str]:
     ]  # fmt: skip
 
 
-def show(title: str, command: list[str], wall: float, rss: float, count: int) -> None:
+def show(
+    title: str, command: list[str], wall: float, rss: float, count: int, cpu: float | None = None
+) -> None:
     shown = " ".join(a if " " not in a else repr(a) for a in command).replace(
         sys.executable, "python"
     )
+    spent = f", CPU {cpu:.1f} s ({1000 * cpu / count:.1f} ms/target)" if cpu else ""
     print(
         f"\n## {title}\n$ {shown}\n  {count} targets in {wall:.1f} s = "
-        f"{count / wall:.1f}/s, peak RSS {rss:.0f} MB"
+        f"{count / wall:.1f}/s, peak RSS {rss:.0f} MB{spent}"
     )
 
 
+# The scan's variants: its defaults (one worker process per core, 64 targets in flight),
+# one process, and more in flight. The lab's 100 silent domains each hold a place for
+# their whole DNS timeout, so --concurrency bounds the wall time (Little's law).
+SCAN_VARIANTS = {
+    "defaults": [],
+    "one process (--workers 1)": ["--workers", "1"],
+    "--concurrency 256": ["--concurrency", "256"],
+}
+
+
 def part_scan(lab: Path, extra: list[str]) -> float:
-    out = lab / "scan.jsonl"
-    command = scan_command(lab, lab / "domains.txt", out, *extra)
-    wall, rss = run(command)
-    show("scan, check mode", command, wall, rss, COUNT)
-    summary = json.loads(Path(str(out) + ".summary").read_text())
-    print("  verdicts", summary["verdicts"], "cache", summary["cache"])
-    return wall
+    """Each variant; the wall time of the defaults (for the Dask comparison)."""
+    walls = {}
+    for name, options in SCAN_VARIANTS.items():
+        out = lab / "scan.jsonl"
+        out.unlink(missing_ok=True)
+        command = scan_command(lab, lab / "domains.txt", out, *options, *extra)
+        before = servers_cpu()
+        wall, rss, cpu = run(command)
+        after = servers_cpu()
+        walls[name] = wall
+        show(f"scan, check mode: {name}", command, wall, rss, COUNT, cpu)
+        summary = json.loads(Path(str(out) + ".summary").read_text())
+        print("  verdicts", summary["verdicts"], "cache", summary["cache"])
+        used = {k: after[k] - before.get(k, 0.0) for k in after}
+        busiest = sorted(((v, k) for k, v in used.items() if v >= 0.1), reverse=True)
+        servers = [f"{k} {v:.1f}" for v, k in busiest if not k.startswith(("python", "time"))]
+        print("  lab servers' CPU (s):", ", ".join(servers) or "none")
+    return walls["defaults"]
 
 
 def part_profile(lab: Path) -> None:
@@ -161,9 +227,9 @@ def part_memory(lab: Path) -> None:
     ):
         out = lab / f"mem-{name[:3]}.jsonl"
         command = scan_command(lab, source, out)
-        wall, rss = run(command, stop_after_lines=stop, out=out)
+        wall, rss, cpu = run(command, stop_after_lines=stop, out=out)
         done = _lines(out)
-        show(f"memory, {name} input", command, wall, rss, done)
+        show(f"memory, {name} input", command, wall, rss, done, cpu)
 
 
 def part_loop(lab: Path) -> None:
@@ -182,8 +248,8 @@ def part_loop(lab: Path) -> None:
     )
     out = lab / "loop.jsonl"
     command = scan_command(lab, sample, out)
-    wall, rss = run(command)
-    show("the same 100 with scan", command, wall, rss, 100)
+    wall, rss, cpu = run(command)
+    show("the same 100 with scan", command, wall, rss, 100, cpu)
 
 
 def part_dask(lab: Path, local_wall: float | None) -> None:
@@ -194,8 +260,8 @@ def part_dask(lab: Path, local_wall: float | None) -> None:
     ) as cluster:
         out = lab / "dask.jsonl"
         command = scan_command(lab, lab / "domains.txt", out, "--dask", cluster.scheduler_address)
-        wall, rss = run(command)
-        show("scan --dask, LocalCluster of 2 worker processes", command, wall, rss, COUNT)
+        wall, rss, cpu = run(command)
+        show("scan --dask, LocalCluster of 2 worker processes", command, wall, rss, COUNT, cpu)
         if local_wall:
             print(
                 f"  overhead against the local run: {wall - local_wall:+.1f} s "
@@ -215,8 +281,8 @@ def part_checkdmarc(lab: Path, executable: str | None) -> None:
         sample.write_text("\n".join(bulk.domains(COUNT)[:count]) + "\n")
         out = lab / "checkdmarc.json"
         command = [executable, str(sample), "-n", bulk.DNS[0], "-t", "2", "-o", str(out)]
-        wall, rss = run(command)
-        show(f"checkdmarc, {count} domains (DNS on port 53)", command, wall, rss, count)
+        wall, rss, cpu = run(command)
+        show(f"checkdmarc, {count} domains (DNS on port 53)", command, wall, rss, count, cpu)
 
 
 def main() -> None:

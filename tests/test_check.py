@@ -332,6 +332,13 @@ def test_best_settings_take_one_of_each_protocol():
 def test_autodiscover_pox():
     body = request_body("a@example.com")
     assert b"<EMailAddress>a@example.com</EMailAddress>" in body
+    # The template escapes as an XML writer would: any address reads back unchanged.
+    import xml.etree.ElementTree as ET
+
+    for address in ("a&b<c>\"'@x.test", "]]>@x.test", "é@ü.de", "\U0001f600@x.test"):
+        sent = ET.fromstring(request_body(address))
+        assert sent[0][0].text == address
+        assert sent[0][1].text.endswith("/responseschema/2006a")
     response = (
         b'<?xml version="1.0"?><Autodiscover xmlns="http://schemas.microsoft.com/'
         b'exchange/autodiscover/responseschema/2006"><Response><Account><Protocol>'

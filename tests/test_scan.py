@@ -1,7 +1,7 @@
 """`maildiag scan` against the scan lab: 2,000 generated domains, a few real mail hosts.
 
 Every run here is the real command (a subprocess, as a user runs it) against real
-servers (dnsmasq, Dovecot, Exim, nginx counting connections); see tests/lab/bulk.py
+servers (Unbound, Dovecot, Exim, nginx counting connections); see tests/lab/bulk.py
 for what each domain is.
 """
 

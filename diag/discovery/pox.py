@@ -21,12 +21,18 @@ _TYPES = {"IMAP": "imap", "POP3": "pop3", "SMTP": "smtp"}
 _IMPLICIT_PORTS = {993, 995, 465}
 
 
+# The request is fixed but for the address: a template, escaped as ElementTree would
+# (a scan posts one per domain, and building a tree each time cost a few percent of it).
+_REQUEST = (
+    '<?xml version="1.0" encoding="utf-8"?>\n'
+    f'<Autodiscover xmlns="{REQUEST_NS}"><Request><EMailAddress>{{}}</EMailAddress>'
+    f"<AcceptableResponseSchema>{OUTLOOK_NS}</AcceptableResponseSchema></Request></Autodiscover>"
+)
+
+
 def request_body(address: str) -> bytes:
-    root = ET.Element("Autodiscover", xmlns=REQUEST_NS)
-    request = ET.SubElement(root, "Request")
-    ET.SubElement(request, "EMailAddress").text = address
-    ET.SubElement(request, "AcceptableResponseSchema").text = OUTLOOK_NS
-    return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root)
+    text = address.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _REQUEST.format(text).encode("ascii", "xmlcharrefreplace")
 
 
 def parse_response(data: bytes, source: str, rejected: list[str] | None = None) -> list[Candidate]:
