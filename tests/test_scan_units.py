@@ -12,6 +12,8 @@ import dns.rcode
 import dns.rdatatype
 import dns.rrset
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from diag.bulk.cache import _Negative, _Question
 from diag.bulk.limits import HostGate, is_busy
@@ -156,6 +158,81 @@ def test_dns_negative_answers_are_read_from_the_header_alone() -> None:
     other = dns.message.make_query("other.example.com", "A", use_edns=0, payload=1232)
     assert _Negative.read(dns.message.make_response(other).to_wire(), question) is None
     assert _Negative.read(nxdomain.to_wire() + b"junk", question) is None
+
+
+def _negative_with_soa(rcode: int = dns.rcode.NXDOMAIN) -> tuple[bytes, _Question]:
+    """A negative answer as resolvers send it: the zone's SOA in the authority section,
+    its owner and names compressed against the question."""
+    query, question = _query_and_question()
+    response = dns.message.make_response(query)
+    response.set_rcode(rcode)
+    soa = "ns.example.com. hostmaster.example.com. 2026120401 3600 600 604800 300"
+    response.authority.append(dns.rrset.from_text("example.com.", 300, "IN", "SOA", soa))
+    return response.to_wire(), question
+
+
+def test_dns_negative_answers_with_the_zone_soa_are_read_without_the_parser() -> None:
+    wire, question = _negative_with_soa()
+    assert b"\xc0" in wire[len(question.section) + 12 :]  # the names are compressed
+    read = _Negative.read(wire, question)
+    assert read is not None and read.nxdomain
+    nodata = _Negative.read(_negative_with_soa(dns.rcode.NOERROR)[0], question)
+    assert nodata is not None and not nodata.nxdomain
+    # Uncompressed names are read as well.
+    query, _ = _query_and_question()
+    plain = dns.message.make_response(query)
+    plain.authority.append(dns.rrset.from_text("example.com.", 300, "IN", "SOA", "a. b. 1 2 3 4 5"))
+    assert _Negative.read(plain.to_wire(origin=None), question) is not None
+
+
+def _soa_at(wire: bytes, question: _Question) -> int:
+    return 12 + len(question.section)
+
+
+def test_dns_negative_answers_the_full_parser_must_judge() -> None:
+    wire, question = _negative_with_soa()
+    soa = _soa_at(wire, question)
+    # The owner points forwards, at itself, or at a label type that does not exist.
+    for pointer in (b"\xc0\xff", bytes([0xC0 | soa >> 8, soa & 0xFF]), b"\x80\x0c"):
+        bad = wire[:soa] + pointer + wire[soa + 2 :]
+        assert _Negative.read(bad, question) is None
+    # The rdata is one byte short, one byte long, or cut off.
+    size = soa + 2 + 8
+    rdlength = int.from_bytes(wire[size : size + 2], "big")
+    for other in (rdlength - 1, rdlength + 1):
+        bad = wire[:size] + other.to_bytes(2, "big") + wire[size + 2 :]
+        assert _Negative.read(bad, question) is None
+    assert _Negative.read(wire[:-12], question) is None
+    assert _Negative.read(wire + b"\x00", question) is None
+    # Not an SOA, or not class IN.
+    as_ns = wire[: soa + 2] + b"\x00\x02" + wire[soa + 4 :]
+    assert _Negative.read(as_ns, question) is None
+    chaos = wire[: soa + 4] + b"\x00\x03" + wire[soa + 6 :]
+    assert _Negative.read(chaos, question) is None
+    # Two records in the authority section.
+    query, _ = _query_and_question()
+    two = dns.message.make_response(query)
+    two.authority.append(dns.rrset.from_text("example.com.", 300, "IN", "NS", "a.", "b."))
+    assert _Negative.read(two.to_wire(), question) is None
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.data())
+def test_dns_negative_fast_path_agrees_with_dnspython(data: st.DataObject) -> None:
+    """Whatever bytes the fast path accepts, dnspython reads as the same empty answer."""
+    wire, question = _negative_with_soa(data.draw(st.sampled_from([0, 3])))
+    mutated = bytearray(wire)
+    for _ in range(data.draw(st.integers(1, 4))):
+        where = data.draw(st.integers(12 + len(question.section), len(wire) - 1))
+        mutated[where] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(len(wire) - 30, len(wire) + 2))
+    mutated = bytes(mutated[:cut]) + b"\x00" * max(0, cut - len(wire))
+    read = _Negative.read(mutated, question)
+    if read is None:
+        return
+    message = dns.message.from_wire(mutated)
+    assert message.rcode() == read.flags & 0xF and not message.answer
+    assert message.flags == read.flags
 
 
 def test_worker_processes_share_the_caps() -> None:

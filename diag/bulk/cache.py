@@ -464,8 +464,9 @@ def _plain_wire(text: str) -> bytes | None:
 
 
 class _Negative:
-    """NXDOMAIN or no data, told by the header: nothing else in the answer but the
-    question and at most an empty OPT record with no extended rcode."""
+    """NXDOMAIN or no data, told without the full parser: nothing in the answer but the
+    question, at most the zone's SOA in the authority section, and at most an empty OPT
+    record with no extended rcode. Anything else goes to dnspython."""
 
     __slots__ = ("flags", "nxdomain")
 
@@ -478,7 +479,7 @@ class _Negative:
         _, flags, questions, answers, authority, additional = _HEADER.unpack_from(data)
         if not flags & dns.flags.QR or flags & 0xF not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
             return None
-        if (questions, answers, authority) != (1, 0, 0) or additional > 1:
+        if (questions, answers) != (1, 0) or authority > 1 or additional > 1:
             return None
         size = len(question.name_wire)
         end = 12 + len(question.section)
@@ -486,6 +487,10 @@ class _Negative:
             return None
         if data[12 + size : end] != question.section[size:]:
             return None
+        if authority:
+            end = _soa_end(data, end)
+            if end is None:
+                return None
         if additional == 0:
             return cls(flags) if len(data) == end else None
         # The OPT record: root name, type 41, payload, extended rcode 0, any version and
@@ -505,8 +510,58 @@ class _Negative:
 
 
 _HEADER = struct.Struct("!HHHHHH")
+_RR = struct.Struct("!HHIH")  # type, class, TTL, rdata length
 _TYPE_CLASS = struct.Struct("!HH")
 _OPT = struct.Struct("!HHBBHH")  # type, payload (as class), ext. rcode, version, flags, size
+
+
+def _soa_end(data: bytes, at: int) -> int | None:
+    """Where the SOA record at `at` ends, or None unless it is one dnspython reads too:
+    an IN SOA whose rdata is exactly two names and five 32-bit numbers."""
+    at = _name_end(data, at, len(data))
+    if at is None or len(data) < at + 10:
+        return None
+    rdtype, rdclass, _, size = _RR.unpack_from(data, at)
+    if rdtype != dns.rdatatype.SOA or rdclass != dns.rdataclass.IN:
+        return None
+    start = at + 10
+    end = start + size
+    if end > len(data):
+        return None
+    rname = _name_end(data, start, end)  # mname, then rname
+    rname = None if rname is None else _name_end(data, rname, end)
+    return end if rname is not None and rname + 20 == end else None
+
+
+def _name_end(data: bytes, at: int, end: int) -> int | None:
+    """Where the name at `at` ends in the message, or None where dnspython would refuse
+    it: a label type other than length or pointer, a pointer not strictly backwards or
+    into the name itself, more than 16 pointers, more than 255 bytes, or past `end`."""
+    after = None  # where the name ends once a pointer has been followed
+    bound = start = at
+    length = 1
+    hops = 0
+    while at < end:
+        count = data[at]
+        if count == 0:
+            return at + 1 if after is None else after
+        if count < 64:
+            at += 1 + count
+            length += 1 + count
+            if length > 255:
+                return None
+        elif count >= 192 and at + 1 < end:
+            target = (count & 0x3F) << 8 | data[at + 1]
+            hops += 1
+            if target >= bound or hops > 16:
+                return None
+            if after is None:
+                after = at + 2
+            end = start  # the target must not overlap what was read of this name
+            bound = start = at = target
+        else:
+            return None
+    return None
 
 
 class ProbeResults:
