@@ -28,6 +28,7 @@ import json
 import os
 import pstats
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -235,8 +236,10 @@ def part_memory(lab: Path) -> None:
 def part_loop(lab: Path) -> None:
     sample = lab / "loop.txt"
     sample.write_text("\n".join(bulk.domains(COUNT)[:100]) + "\n")
+    # The installed entry point: the venv's own when it is not on PATH.
+    maildiag = shutil.which("maildiag") or str(Path(sys.executable).with_name("maildiag"))
     script = (
-        f'while read d; do maildiag check "$d" --json --nameserver {bulk.DNS[0]}:{bulk.DNS[1]}'
+        f'while read d; do {maildiag} check "$d" --json --nameserver {bulk.DNS[0]}:{bulk.DNS[1]}'
         f" --ca-file {lab / 'ca.pem'} --timeout 2 >/dev/null; done < {sample}"
     )
     begin = time.perf_counter()

@@ -81,8 +81,11 @@ def scan(
         ),
     ] = None,
     chunk_size: Annotated[
-        int, typer.Option("--chunk-size", help="--dask: targets per task.")
-    ] = 100,
+        int | None,
+        typer.Option(
+            "--chunk-size", metavar="N", help="--dask: targets per task (default: 8 x concurrency)."
+        ),
+    ] = None,
     workers: Annotated[
         int | None,
         typer.Option(

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from diag.bulk.scanner import ScanOptions
     from diag.bulk.summary import Summary
 
+CHUNK_PER_CONCURRENCY = 8  # --dask: default targets per chunk, per target in flight
+
 
 def scan_options(
     *,
@@ -77,7 +79,7 @@ def run_scan(
     shard: str | None,
     summary_file: Path | None,
     dask: str | None,
-    chunk_size: int,
+    chunk_size: int | None,
     workers: int | None = None,
 ) -> int:
     """Exit 0 when every target was scanned (their verdicts are in the output), 3 when
@@ -88,6 +90,10 @@ def run_scan(
 
     if options.concurrency < 1 or options.per_host < 1 or options.connections < 1:
         raise BadInput("--concurrency, --per-host and --connections must be at least 1")
+    if chunk_size is None:
+        # A chunk ends with its slowest target (a silent domain holds its place for the
+        # whole DNS timeout): many times the concurrency keeps that tail a small share.
+        chunk_size = CHUNK_PER_CONCURRENCY * options.concurrency
     if chunk_size < 1:
         raise BadInput("--chunk-size must be at least 1")
     if workers is not None and workers < 1:
