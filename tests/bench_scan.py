@@ -230,7 +230,8 @@ def part_memory(lab: Path) -> None:
         command = scan_command(lab, source, out)
         wall, rss, cpu = run(command, stop_after_lines=stop, out=out)
         done = _lines(out)
-        show(f"memory, {name} input", command, wall, rss, done, cpu)
+        # A stopped scan's workers are not waited for: their CPU is not counted.
+        show(f"memory, {name} input", command, wall, rss, done, None if stop else cpu)
 
 
 def part_loop(lab: Path) -> None:
@@ -263,8 +264,9 @@ def part_dask(lab: Path, local_wall: float | None) -> None:
     ) as cluster:
         out = lab / "dask.jsonl"
         command = scan_command(lab, lab / "domains.txt", out, "--dask", cluster.scheduler_address)
-        wall, rss, cpu = run(command)
-        show("scan --dask, LocalCluster of 2 worker processes", command, wall, rss, COUNT, cpu)
+        wall, rss, _ = run(command)  # the workers' CPU is this process's, not the scan's
+        title = "scan --dask, LocalCluster of 2 worker processes (peak RSS: the client alone)"
+        show(title, command, wall, rss, COUNT)
         if local_wall:
             print(
                 f"  overhead against the local run: {wall - local_wall:+.1f} s "
