@@ -8,6 +8,7 @@ import plistlib
 import subprocess
 import time
 import tracemalloc
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -333,8 +334,6 @@ def test_autodiscover_pox():
     body = request_body("a@example.com")
     assert b"<EMailAddress>a@example.com</EMailAddress>" in body
     # The template escapes as an XML writer would: any address reads back unchanged.
-    import xml.etree.ElementTree as ET
-
     for address in ("a&b<c>\"'@x.test", "]]>@x.test", "é@ü.de", "\U0001f600@x.test"):
         sent = ET.fromstring(request_body(address))
         assert sent[0][0].text == address

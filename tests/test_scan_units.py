@@ -185,13 +185,9 @@ def test_dns_negative_answers_with_the_zone_soa_are_read_without_the_parser() ->
     assert _Negative.read(plain.to_wire(origin=None), question) is not None
 
 
-def _soa_at(wire: bytes, question: _Question) -> int:
-    return 12 + len(question.section)
-
-
 def test_dns_negative_answers_the_full_parser_must_judge() -> None:
     wire, question = _negative_with_soa()
-    soa = _soa_at(wire, question)
+    soa = 12 + len(question.section)  # the SOA record's first byte
     # The owner points forwards, at itself, or at a label type that does not exist.
     for pointer in (b"\xc0\xff", bytes([0xC0 | soa >> 8, soa & 0xFF]), b"\x80\x0c"):
         bad = wire[:soa] + pointer + wire[soa + 2 :]

@@ -528,9 +528,9 @@ def _soa_end(data: bytes, at: int) -> int | None:
     end = start + size
     if end > len(data):
         return None
-    rname = _name_end(data, start, end)  # mname, then rname
-    rname = None if rname is None else _name_end(data, rname, end)
-    return end if rname is not None and rname + 20 == end else None
+    mname_end = _name_end(data, start, end)
+    rname_end = None if mname_end is None else _name_end(data, mname_end, end)
+    return end if rname_end is not None and rname_end + 20 == end else None
 
 
 def _name_end(data: bytes, at: int, end: int) -> int | None:
